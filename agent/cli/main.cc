@@ -1,0 +1,38 @@
+// edge-agent: entry point. Dispatches to one subcommand per file in agent/cli/.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/cli/commands.h"
+
+namespace {
+
+const char kUsage[] =
+    "usage: edge-agent COMMAND [ARGS]\n"
+    "\n"
+    "Keeps payloads from local programs in a power-loss-safe on-disk ring and forwards them to\n"
+    "RabbitMQ with publisher confirms.\n"
+    "\n"
+    "commands:\n"
+    "  ring verify PATH    check every record of a ring file; exit 1 if damage is found\n"
+    "  ring dump PATH      list the unacknowledged records (seq, epoch, size, payload preview)\n"
+    "  ring stats PATH     geometry, head, depth, counters of a ring file\n"
+    "  help                this text\n"
+    "\n"
+    "The ring commands are read-only and safe to run while the agent is running.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? edge::cli::kExitUsage : edge::cli::kExitOk;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "ring") return edge::cli::RingCommand(args);
+  std::fprintf(stderr, "edge-agent: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return edge::cli::kExitUsage;
+}

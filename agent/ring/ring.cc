@@ -1,0 +1,118 @@
+#include "agent/ring/ring.h"
+
+#include <chrono>
+#include <future>
+
+namespace edge::ring {
+namespace {
+// The meta slot is written at most this often while acknowledgements advance (plus always
+// before a segment is reused, which RingStore does itself).
+constexpr auto kCheckpointInterval = std::chrono::seconds(1);
+}  // namespace
+
+Result<std::unique_ptr<Ring>> Ring::Open(port::FileSystem* fs, const std::string& path,
+                                         const RingOptions& options) {
+  auto store = RingStore::Open(fs, path, options);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<Ring> ring(new Ring(std::move(store).value(), options));
+  ring->writer_ = std::thread([r = ring.get()] { r->WriterLoop(); });
+  return ring;
+}
+
+Ring::Ring(std::unique_ptr<RingStore> store, const RingOptions& options)
+    : store_(std::move(store)), options_(options) {
+  if (options_.max_batch_bytes > store_->geometry().segment_bytes) {
+    options_.max_batch_bytes = store_->geometry().segment_bytes;
+  }
+}
+
+Ring::~Ring() { (void)Close(); }
+
+void Ring::AppendAsync(std::string payload, AppendCallback done) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!closing_) {
+      queued_bytes_ += payload.size();
+      queue_.push_back(Pending{std::move(payload), std::move(done)});
+      work_cv_.notify_one();
+      return;
+    }
+  }
+  done(Status::ShuttingDown("ring " + store_->path() + " is closing; append refused"));
+}
+
+Result<uint64_t> Ring::Append(std::string_view payload) {
+  std::promise<Result<uint64_t>> promise;
+  auto future = promise.get_future();
+  AppendAsync(std::string(payload),
+              [&promise](Result<uint64_t> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+uint64_t Ring::WaitForDurable(uint64_t seq, int timeout_ms) {
+  std::unique_lock<std::mutex> l(mu_);
+  durable_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms),
+                       [&] { return closed_ || store_->next_seq() > seq; });
+  return store_->next_seq();
+}
+
+void Ring::WriterLoop() {
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  std::vector<Pending> batch;
+  std::vector<std::string_view> views;
+  std::vector<Result<uint64_t>> results;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      // Wake for appends, for close, or to checkpoint acknowledgements about once a second.
+      work_cv_.wait_for(l, kCheckpointInterval, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty() && closing_) break;
+      // Everything queued while the previous sync was in flight forms this batch.
+      uint64_t bytes = 0;
+      while (!queue_.empty() && batch.size() < options_.max_batch_records) {
+        uint64_t n = queue_.front().payload.size();
+        if (!batch.empty() && bytes + n > options_.max_batch_bytes) break;
+        bytes += n;
+        queued_bytes_ -= n;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!batch.empty()) {
+      views.clear();
+      for (const Pending& p : batch) views.emplace_back(p.payload);
+      (void)store_->AppendBatch(views, &results);  // per-payload outcomes are in results
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        durable_cv_.notify_all();
+      }
+      for (size_t i = 0; i < batch.size(); i++) batch[i].done(std::move(results[i]));
+      batch.clear();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_checkpoint >= kCheckpointInterval && store_->CheckpointPending()) {
+      // A failed checkpoint is retried at the next interval; the durable head simply stays
+      // older, which costs re-sends after a crash, never data.
+      (void)store_->Checkpoint();
+      last_checkpoint = now;
+    }
+  }
+}
+
+Status Ring::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return close_status_;
+    closing_ = true;
+    work_cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  Status s = store_->Checkpoint();
+  std::lock_guard<std::mutex> l(mu_);
+  closed_ = true;
+  close_status_ = s;
+  durable_cv_.notify_all();
+  return s;
+}
+
+}  // namespace edge::ring

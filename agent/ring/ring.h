@@ -1,0 +1,72 @@
+// Ring: the thread-safe front of RingStore with group commit.
+//
+// Producers call Append (blocking) or AppendAsync from any thread. One writer thread takes
+// everything queued, appends it as one batch with one write and one fdatasync, then answers
+// every producer of that batch; while a sync is in flight the next batch keeps growing, up to
+// RingOptions::max_batch_records / max_batch_bytes. The writer thread also writes the meta
+// slot at most about once a second while acknowledgements advance.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/ring/ring_store.h"
+
+namespace edge::ring {
+
+class Ring {
+ public:
+  // Runs on the writer thread once the payload's batch is durable (the seq) or failed.
+  // Must not block for long: it delays the next batch.
+  using AppendCallback = std::function<void(Result<uint64_t>)>;
+
+  static Result<std::unique_ptr<Ring>> Open(port::FileSystem* fs, const std::string& path,
+                                            const RingOptions& options);
+  // Finishes queued appends, writes a final checkpoint, stops the writer.
+  ~Ring();
+
+  void AppendAsync(std::string payload, AppendCallback done);
+  Result<uint64_t> Append(std::string_view payload);
+
+  // Blocks until next_seq() > seq (a record `seq` is durable), the timeout passes, or the ring
+  // closes. Returns next_seq().
+  uint64_t WaitForDurable(uint64_t seq, int timeout_ms);
+
+  // Reading and acknowledging go straight to the store (thread-safe there).
+  RingStore& store() { return *store_; }
+  const RingStore& store() const { return *store_; }
+
+  // Stops taking appends (they fail with shutting_down), drains the queue, checkpoints.
+  Status Close();
+
+ private:
+  struct Pending {
+    std::string payload;
+    AppendCallback done;
+  };
+  explicit Ring(std::unique_ptr<RingStore> store, const RingOptions& options);
+  void WriterLoop();
+
+  std::unique_ptr<RingStore> store_;
+  RingOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;     // writer waits for appends or close
+  std::condition_variable durable_cv_;  // WaitForDurable waits for new durable records
+  // Guarded by mu_:
+  std::deque<Pending> queue_;
+  uint64_t queued_bytes_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  Status close_status_;
+
+  std::thread writer_;
+};
+
+}  // namespace edge::ring

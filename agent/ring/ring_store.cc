@@ -1,0 +1,819 @@
+// RingStore: creation, recovery, group-commit appends, reads, acknowledgements, checkpoints.
+//
+// The durability argument, step by step (format.h holds the layout and placement invariants):
+// 1. Creation writes zeros, both format headers and meta slot 0 into "<path>.creating", syncs
+//    it, renames it to <path> and syncs the directory. A crash before the rename leaves only the
+//    temp file (removed and redone at the next start); after it, the whole file is durable.
+// 2. Open recovers from the newest valid meta slot, then writes a meta slot with a new epoch
+//    and syncs it before any append, so every record of this boot carries an epoch that no
+//    crashed boot ever wrote with.
+// 3. AppendBatch writes each batch at a sector boundary, padded to the next one, then syncs.
+//    Only after the sync returned OK are the seqs reported and readable. A crash before that
+//    leaves at most a torn last batch, which recovery cuts.
+// 4. Acknowledge moves the head in memory only. A segment is rewritten only when no
+//    unacknowledged record is in it AND the durable meta head is not in it: if the meta head is
+//    there, a meta slot with the newer head is written and synced first. So recovery always
+//    starts from a head whose records are still on disk.
+// 5. Meta slots alternate; a torn meta write damages only the slot being written, and the
+//    other one (older, valid) wins. After a failed meta write the next write goes to the same
+//    slot again, so the last good slot is never the one being overwritten.
+#include "agent/ring/ring_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "agent/ring/crc32c.h"
+
+namespace edge::ring {
+
+struct RingStore::ScanResult {
+  uint64_t next_seq = 0;     // seq after the last good record
+  uint64_t end_offset = 0;   // byte after the last good record (or the start offset)
+  uint32_t last_seg = 0;     // segment of the last good record (or of the start)
+  uint32_t last_epoch = 0;
+  bool any = false;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  bool torn_tail = false;
+  uint64_t torn_tail_offset = 0;
+  std::vector<Damage> damage;
+  std::vector<std::pair<uint32_t, uint64_t>> seg_first;  // (segment, first seq seen in it)
+};
+
+namespace {
+
+// Zero-fill in chunks of this size at creation.
+constexpr size_t kZeroChunkBytes = 1 << 20;
+// Resync reads this much at a time when looking for the next batch start.
+constexpr size_t kResyncChunkBytes = 64 << 10;
+
+std::string Plural(uint64_t n, const char* one) {
+  return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string RecoveryReport::Summary() const {
+  std::string s = created ? "created a new ring; " : "";
+  s += "epoch " + std::to_string(epoch) + ", " + Plural(records, "unacknowledged record") +
+       " (seq " + std::to_string(head.seq) + ".." + std::to_string(next_seq) + ")";
+  if (torn_tail) s += ", torn tail cut at offset " + std::to_string(torn_tail_offset);
+  for (const Damage& d : damage) {
+    s += "; DAMAGE: seqs " + std::to_string(d.first_seq) + ".." + std::to_string(d.last_seq) +
+         " at offset " + std::to_string(d.offset) + " lost (" + d.what + ")";
+  }
+  return s;
+}
+
+RingStore::RingStore(port::FileSystem* fs, std::string path, bool read_only)
+    : fs_(fs), path_(std::move(path)), read_only_(read_only) {}
+
+RingStore::~RingStore() = default;
+
+Status RingStore::CreateFile(port::FileSystem* fs, const std::string& path,
+                             const RingOptions& options) {
+  Geometry geo;
+  std::string why;
+  if (!ChooseGeometry(options.file_bytes, options.segment_bytes, &geo, &why)) {
+    return Status::InvalidArgument("ring " + path + ": " + why);
+  }
+  std::random_device rd;
+  geo.ring_id = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  geo.created_unix_s = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+
+  const std::string tmp = path + ".creating";
+  auto fail = [&](const Status& s) {
+    (void)fs->Remove(tmp);
+    std::string hint = s.code() == Code::kNoSpace
+                           ? "; free some space or configure a smaller ring size"
+                           : "";
+    return Status(s.code(), "ring " + path + ": cannot create a ring of " +
+                                std::to_string(options.file_bytes) + " bytes: " + s.message() +
+                                hint);
+  };
+  EDGE_RETURN_IF_ERROR(fs->Remove(tmp));
+  auto created = fs->Create(tmp);
+  if (!created.ok()) return fail(created.status());
+  std::unique_ptr<port::File> file = std::move(created).value();
+
+  // Zero-fill the whole file: no unwritten extents (their first write costs a journal commit),
+  // a full disk shows up now rather than at the first append, and recovery reads zeros, never
+  // old file contents, where nothing was written yet.
+  std::vector<uint8_t> zeros(kZeroChunkBytes, 0);
+  for (uint64_t off = 0; off < geo.file_bytes; off += kZeroChunkBytes) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunkBytes, geo.file_bytes - off));
+    Status s = file->WriteAt(off, zeros.data(), n);
+    if (!s.ok()) return fail(s);
+  }
+  uint8_t header[kFormatHeaderUsed];
+  EncodeFormatHeader(geo, header);
+  for (uint64_t copy = 0; copy < 2; copy++) {
+    Status s = file->WriteAt(copy * kFormatCopyBytes, header, sizeof(header));
+    if (!s.ok()) return fail(s);
+  }
+  Meta meta;
+  meta.generation = 1;
+  uint8_t slot[kMetaUsed];
+  EncodeMeta(meta, slot);
+  Status s = file->WriteAt(kMetaSlotOffset, slot, sizeof(slot));
+  if (s.ok()) s = file->Sync();
+  if (!s.ok()) return fail(s);
+  file.reset();
+  s = fs->Rename(tmp, path);
+  if (s.ok()) s = fs->SyncDir(port::DirName(path));
+  if (!s.ok()) return fail(s);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const std::string& path,
+                                                   const RingOptions& options) {
+  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/false));
+  store->options_ = options;
+  auto lock = fs->Lock(path + ".lock");
+  if (!lock.ok()) return lock.status().WithContext("ring " + path);
+  store->lock_ = std::move(lock).value();
+
+  bool created = false;
+  if (!fs->Exists(path)) {
+    EDGE_RETURN_IF_ERROR(CreateFile(fs, path, options));
+    created = true;
+  }
+  auto file = fs->Open(path, port::Access::kReadWrite);
+  if (!file.ok()) return file.status().WithContext("ring " + path);
+  store->file_ = std::move(file).value();
+  EDGE_RETURN_IF_ERROR(store->LoadHeaderAndMeta());
+  if (store->geo_.file_bytes != options.file_bytes) {
+    return Status::InvalidArgument(
+        "ring " + path + ": the file holds a ring of " + std::to_string(store->geo_.file_bytes) +
+        " bytes but the configuration asks for " + std::to_string(options.file_bytes) +
+        "; a ring's size is fixed at creation (move the old file away once it is drained, or "
+        "configure its size)");
+  }
+  if (store->options_.max_batch_bytes > store->geo_.segment_bytes) {
+    store->options_.max_batch_bytes = store->geo_.segment_bytes;
+  }
+  store->report_.created = created;
+
+  std::lock_guard<std::mutex> l(store->mu_);
+  Position start{store->meta_.head_seq, store->Normalize(store->meta_.head_offset), 0};
+  ScanResult scan;
+  store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
+  store->ApplyScanLocked(start, scan);
+  Status s = store->StartEpochLocked();
+  if (!s.ok()) {
+    return s.WithContext("ring " + path + ": cannot start a new boot epoch (meta slot write)");
+  }
+  store->report_.epoch = store->meta_.epoch;
+  return store;
+}
+
+Result<std::unique_ptr<RingStore>> RingStore::OpenReadOnly(port::FileSystem* fs,
+                                                           const std::string& path) {
+  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/true));
+  auto file = fs->Open(path, port::Access::kReadOnly);
+  if (!file.ok()) return file.status().WithContext("ring " + path);
+  store->file_ = std::move(file).value();
+  EDGE_RETURN_IF_ERROR(store->LoadHeaderAndMeta());
+  store->options_.file_bytes = store->geo_.file_bytes;
+  std::lock_guard<std::mutex> l(store->mu_);
+  Position start{store->meta_.head_seq, store->Normalize(store->meta_.head_offset), 0};
+  ScanResult scan;
+  store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
+  store->ApplyScanLocked(start, scan);
+  store->report_.epoch = store->meta_.epoch;
+  return store;
+}
+
+Status RingStore::LoadHeaderAndMeta() {
+  std::string why[2];
+  bool have_geo = false;
+  for (int copy = 0; copy < 2 && !have_geo; copy++) {
+    uint8_t header[kFormatHeaderUsed];
+    Status s = file_->ReadAt(copy * kFormatCopyBytes, header, sizeof(header));
+    if (!s.ok()) {
+      why[copy] = s.message();
+      continue;
+    }
+    have_geo = DecodeFormatHeader(header, &geo_, &why[copy]);
+  }
+  if (!have_geo) {
+    return Status::Corruption("ring " + path_ +
+                              ": not an edge-agent ring, or both format headers are damaged "
+                              "(copy A: " + why[0] + "; copy B: " + why[1] + ")");
+  }
+  auto size = file_->Size();
+  if (!size.ok()) return size.status().WithContext("ring " + path_);
+  if (*size < geo_.file_bytes) {
+    return Status::Corruption("ring " + path_ + ": file is " + std::to_string(*size) +
+                              " bytes but its header says " + std::to_string(geo_.file_bytes) +
+                              " (truncated?)");
+  }
+  Meta best;
+  int best_slot = -1;
+  for (int slot = 0; slot < kMetaSlotCount; slot++) {
+    uint8_t buf[kMetaUsed];
+    if (!file_->ReadAt(kMetaSlotOffset + slot * kMetaSlotBytes, buf, sizeof(buf)).ok()) continue;
+    Meta m;
+    if (!DecodeMeta(buf, &m)) continue;
+    if (best_slot < 0 || m.generation > best.generation) {
+      best = m;
+      best_slot = slot;
+    }
+  }
+  if (best_slot < 0) {
+    return Status::Corruption("ring " + path_ +
+                              ": both meta slots are damaged; the head of the ring is unknown "
+                              "(inspect with `edge-agent ring dump`)");
+  }
+  meta_ = best;
+  meta_next_slot_ = (best_slot + 1) % kMetaSlotCount;
+  report_.meta_slot = best_slot;
+  gaps_.assign(best.gaps, best.gaps + best.gap_count);
+  gaps_approximate_ = (best.flags & kMetaFlagGapsApproximate) != 0;
+  stats_.dropped_total = best.dropped_total;
+  stats_.damaged_total = best.damaged_total;
+  seg_first_seq_.assign(geo_.segment_count, 0);
+  return Status::Ok();
+}
+
+uint64_t RingStore::Normalize(uint64_t offset) const {
+  uint64_t data_end = kDataOffset + geo_.data_bytes();
+  if (offset < kDataOffset || offset >= data_end) return kDataOffset;
+  return offset;
+}
+
+uint64_t RingStore::DistanceFrom(uint64_t from, uint64_t to) const {
+  uint64_t d = geo_.data_bytes();
+  return (Normalize(to) + d - Normalize(from)) % d;
+}
+
+bool RingStore::ValidRecordAt(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch,
+                              RecordHeader* h, std::string* payload) const {
+  offset = Normalize(offset);
+  uint32_t seg = geo_.SegmentOf(offset);
+  if (offset + kRecordHeaderBytes > geo_.SegmentEnd(seg)) return false;
+  uint8_t hdr[kRecordHeaderBytes];
+  if (!file_->ReadAt(offset, hdr, sizeof(hdr)).ok()) return false;
+  RecordHeader r;
+  if (!DecodeRecordHeader(hdr, &r)) return false;
+  if (r.seq != expected_seq || r.epoch < min_epoch) return false;
+  if (offset + kRecordHeaderBytes + r.length > geo_.SegmentEnd(seg)) return false;
+  std::string buf(r.length, '\0');
+  if (r.length > 0 &&
+      !file_->ReadAt(offset + kRecordHeaderBytes, buf.data(), r.length).ok()) {
+    return false;
+  }
+  if (!RecordCrcMatches(hdr, reinterpret_cast<const uint8_t*>(buf.data()), r.length)) {
+    return false;
+  }
+  *h = r;
+  if (payload != nullptr) *payload = std::move(buf);
+  return true;
+}
+
+bool RingStore::Locate(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch,
+                       uint64_t* found_offset, RecordHeader* h, std::string* payload) const {
+  // Where the writer can have put the next record: right after the previous one (same batch),
+  // at the next batch boundary (after padding), or at the start of the next segment (it did
+  // not fit). Each candidate must hold exactly the expected seq, so stale bytes never match.
+  uint64_t p = Normalize(offset);
+  uint64_t a = Normalize(AlignUp(p, kBatchAlignBytes));
+  uint64_t n = geo_.SegmentStart((geo_.SegmentOf(p) + 1) % geo_.segment_count);
+  const uint64_t candidates[3] = {p, a, n};
+  for (int i = 0; i < 3; i++) {
+    if (i > 0 && candidates[i] == candidates[i - 1]) continue;
+    if (ValidRecordAt(candidates[i], expected_seq, min_epoch, h, payload)) {
+      *found_offset = candidates[i];
+      return true;
+    }
+  }
+  return false;
+}
+
+bool RingStore::Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch,
+                       uint64_t limit_bytes, uint64_t* found_offset, RecordHeader* h) const {
+  // Only batch starts count: a batch is written after the previous batch's sync succeeded, so
+  // a later batch start proves the bad record before it had been durable (damage), while
+  // records of the same batch as the bad one may be the remains of a torn, never-durable batch.
+  std::vector<uint8_t> chunk(kResyncChunkBytes);
+  uint64_t q = Normalize(AlignUp(Normalize(from), kBatchAlignBytes));
+  uint64_t travelled = 0;
+  while (travelled < limit_bytes) {
+    uint32_t seg = geo_.SegmentOf(q);
+    uint64_t n = std::min<uint64_t>(kResyncChunkBytes, geo_.SegmentEnd(seg) - q);
+    if (!file_->ReadAt(q, chunk.data(), n).ok()) return false;
+    for (uint64_t i = 0; i + kRecordHeaderBytes <= n; i += kBatchAlignBytes) {
+      RecordHeader r;
+      if (!DecodeRecordHeader(chunk.data() + i, &r)) continue;
+      if (r.batch_index != 0 || r.seq <= expected_seq || r.epoch < min_epoch) continue;
+      RecordHeader full;
+      if (ValidRecordAt(q + i, r.seq, min_epoch, &full, nullptr)) {
+        *found_offset = q + i;
+        *h = full;
+        return true;
+      }
+    }
+    travelled += n;
+    q = Normalize(q + n);
+  }
+  return false;
+}
+
+void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
+                     uint64_t durable_offset_hint, ScanResult* out) const {
+  *out = ScanResult();
+  uint64_t expected = start.seq;
+  uint64_t pos = Normalize(start.offset);
+  uint32_t min_epoch = start.epoch_floor;
+  out->end_offset = pos;
+  out->last_seg = geo_.SegmentOf(pos);
+  std::vector<bool> seen(geo_.segment_count, false);
+  uint64_t scanned = 0;  // guards against looping over a ring of impossible data
+  while (scanned <= geo_.data_bytes()) {
+    uint64_t at;
+    RecordHeader h;
+    if (Locate(pos, expected, min_epoch, &at, &h, nullptr)) {
+      uint32_t seg = geo_.SegmentOf(at);
+      if (!seen[seg]) {
+        seen[seg] = true;
+        out->seg_first.emplace_back(seg, h.seq);
+      }
+      uint64_t len = kRecordHeaderBytes + h.length;
+      scanned += DistanceFrom(pos, at) + len;
+      out->any = true;
+      out->records++;
+      out->bytes += h.length;
+      out->next_seq = h.seq + 1;
+      out->end_offset = at + len;
+      out->last_seg = seg;
+      out->last_epoch = h.epoch;
+      min_epoch = h.epoch;
+      pos = at + len;
+      expected = h.seq + 1;
+      continue;
+    }
+    // The record `expected` is not where it can be. Either this is the torn tail of the last
+    // batch (normal after a power cut), or durable data is damaged: look ahead for a later
+    // batch start. Ahead of the durable hint only about one second of writes can be durable,
+    // so the search goes as far as the hint plus two segments, not the whole ring.
+    uint64_t limit = DistanceFrom(start.offset, pos);
+    if (durable_seq_hint > expected) {
+      limit = std::max(limit, DistanceFrom(start.offset, durable_offset_hint));
+    }
+    limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) -
+            std::min(geo_.data_bytes(), DistanceFrom(start.offset, pos));
+    uint64_t resume_at;
+    RecordHeader rh;
+    if (Resync(pos, expected, min_epoch, limit, &resume_at, &rh)) {
+      Damage d;
+      d.first_seq = expected;
+      d.last_seq = rh.seq - 1;
+      d.offset = pos;
+      d.resume = Position{rh.seq, resume_at, min_epoch};
+      d.what = "records failed their checks inside durable data";
+      out->damage.push_back(d);
+      scanned += DistanceFrom(pos, resume_at);
+      pos = resume_at;
+      expected = rh.seq;
+      continue;
+    }
+    if (durable_seq_hint > expected) {
+      // Records below the durable hint were durable when the meta slot was written, and none
+      // of them can be found: report them lost. Their seqs are never given out again.
+      Damage d;
+      d.first_seq = expected;
+      d.last_seq = durable_seq_hint - 1;
+      d.offset = pos;
+      d.resume = Position{durable_seq_hint, Normalize(AlignUp(pos, kBatchAlignBytes)), min_epoch};
+      d.what = "records known durable are missing at the end of the ring";
+      out->damage.push_back(d);
+      out->next_seq = durable_seq_hint;
+      out->end_offset = pos;
+      out->any = true;
+    }
+    out->torn_tail_offset = pos;
+    uint8_t hdr[kRecordHeaderBytes] = {};
+    uint64_t np = Normalize(pos);
+    if (np + kRecordHeaderBytes <= geo_.SegmentEnd(geo_.SegmentOf(np)) &&
+        file_->ReadAt(np, hdr, sizeof(hdr)).ok()) {
+      out->torn_tail = std::any_of(hdr, hdr + sizeof(hdr), [](uint8_t b) { return b != 0; });
+    }
+    break;
+  }
+  if (!out->any) out->next_seq = start.seq;
+}
+
+void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
+  head_ = Position{start.seq, Normalize(start.offset), 0};
+  next_seq_ = std::max(scan.next_seq, start.seq);
+  // The next batch starts at the sector after the last record; its seg is the last record's.
+  tail_ = AlignUp(scan.end_offset, kBatchAlignBytes);
+  tail_seg_ = scan.any ? scan.last_seg : geo_.SegmentOf(Normalize(scan.end_offset));
+  if (!scan.any) tail_ = Normalize(tail_);
+  if (tail_ > geo_.SegmentEnd(tail_seg_)) tail_ = geo_.SegmentEnd(tail_seg_);
+  for (const auto& sf : scan.seg_first) seg_first_seq_[sf.first] = sf.second;
+  if (head_.seq == next_seq_) head_.offset = Normalize(tail_);
+
+  report_.head = head_;
+  report_.next_seq = next_seq_;
+  report_.records = next_seq_ - head_.seq;
+  report_.torn_tail = scan.torn_tail;
+  report_.torn_tail_offset = scan.torn_tail_offset;
+  report_.damage = scan.damage;
+  for (const Damage& d : scan.damage) {
+    stats_.damaged_total += d.last_seq - d.first_seq + 1;
+  }
+  stats_.next_seq = next_seq_;
+}
+
+Status RingStore::StartEpochLocked() {
+  meta_.epoch += 1;
+  meta_dirty_ = true;
+  return WriteMetaLocked();
+}
+
+Status RingStore::WriteMetaLocked() {
+  Meta m = meta_;
+  m.generation = meta_.generation + 1;
+  m.flags = gaps_approximate_ ? kMetaFlagGapsApproximate : 0;
+  m.head_seq = head_.seq;
+  m.head_offset = Normalize(head_.offset);
+  m.durable_seq_hint = next_seq_;
+  m.durable_offset_hint = Normalize(tail_);
+  m.dropped_total = stats_.dropped_total;
+  m.damaged_total = stats_.damaged_total;
+  m.gap_count = static_cast<uint32_t>(std::min<size_t>(gaps_.size(), kMaxGaps));
+  for (uint32_t i = 0; i < m.gap_count; i++) m.gaps[i] = gaps_[i];
+
+  uint8_t slot[kMetaUsed];
+  EncodeMeta(m, slot);
+  Status s = file_->WriteAt(kMetaSlotOffset + meta_next_slot_ * kMetaSlotBytes, slot,
+                            sizeof(slot));
+  stats_.written_bytes += sizeof(slot);
+  if (s.ok()) {
+    s = file_->Sync();
+    stats_.syncs++;
+  }
+  if (!s.ok()) {
+    // The slot may hold anything now. Keep meta_ (the last durable state) and write the same
+    // slot next time: the other slot is the last good one and must not be touched.
+    meta_.generation = m.generation;  // a later write must still outrank whatever landed
+    return s.WithContext("ring " + path_ + ": meta slot write");
+  }
+  meta_ = m;
+  meta_next_slot_ = (meta_next_slot_ + 1) % kMetaSlotCount;
+  meta_dirty_ = false;
+  stats_.meta_writes++;
+  return Status::Ok();
+}
+
+bool RingStore::SegmentInUseLocked(uint32_t seg) const {
+  return head_.seq < next_seq_ && geo_.SegmentOf(head_.offset) == seg;
+}
+
+void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
+  if (first > last) return;
+  if (!gaps_.empty() && gaps_.back().last_seq + 1 == first) {
+    gaps_.back().last_seq = last;
+  } else {
+    gaps_.push_back(Gap{first, last});
+  }
+  if (gaps_.size() > static_cast<size_t>(kMaxGaps)) {
+    // Too many separate ranges to persist: merge the two oldest. The merged range may include
+    // delivered records, so the report is marked approximate rather than ranges being lost.
+    gaps_[1].first_seq = gaps_[0].first_seq;
+    gaps_.erase(gaps_.begin());
+    gaps_approximate_ = true;
+  }
+  stats_.dropped_total += last - first + 1;
+}
+
+// Makes segment seg safe to overwrite, or says why not. REQUIRES: mu_ held.
+Status RingStore::PrepareSegmentLocked(uint32_t seg, uint64_t planned_next_seq) {
+  if (SegmentInUseLocked(seg)) {
+    if (options_.full_policy == FullPolicy::kReject) {
+      return Status::RingFull("ring " + path_ + " is full (" +
+                              Plural(next_seq_ - head_.seq, "record") +
+                              " not yet confirmed by the broker); policy `reject`");
+    }
+    // drop_oldest: the head segment's unacknowledged records are dropped and reported.
+    uint32_t next = (seg + 1) % geo_.segment_count;
+    uint64_t first_kept = seg_first_seq_[next];
+    AddGapLocked(head_.seq, first_kept - 1);
+    head_ = Position{first_kept, geo_.SegmentStart(next), 0};
+    meta_dirty_ = true;
+  }
+  if (geo_.SegmentOf(Normalize(meta_.head_offset)) == seg &&
+      !(meta_.head_seq == head_.seq && Normalize(meta_.head_offset) == Normalize(head_.offset))) {
+    // The durable head still points into seg: make the newer head durable before the segment
+    // is overwritten, or recovery would start from records that are gone.
+    EDGE_RETURN_IF_ERROR(WriteMetaLocked());
+  }
+  (void)planned_next_seq;
+  return Status::Ok();
+}
+
+Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
+                              std::vector<Result<uint64_t>>* results) {
+  results->assign(payloads.size(), Result<uint64_t>(Status::Internal("not appended")));
+  struct Run {
+    uint64_t offset;
+    size_t begin;
+    size_t len;
+  };
+  std::vector<Run> runs;
+  std::vector<size_t> placed;  // indexes of payloads that got a place
+  std::vector<std::pair<uint32_t, uint64_t>> new_seg_first;
+  uint64_t first_seq;
+  uint64_t seq;
+  uint64_t pos;
+  uint32_t seg;
+  uint64_t payload_bytes = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (read_only_) {
+      Status s = Status::FailedPrecondition("ring " + path_ + " is open read-only");
+      for (auto& r : *results) r = s;
+      return s;
+    }
+    if (broken_) {
+      for (auto& r : *results) r = broken_status_;
+      return broken_status_;
+    }
+    first_seq = next_seq_;
+    seq = next_seq_;
+    pos = tail_;
+    seg = tail_seg_;
+    batch_buf_.clear();
+    Status full;  // set at the first ring_full; later payloads fail the same way (order)
+    for (size_t i = 0; i < payloads.size(); i++) {
+      const std::string_view p = payloads[i];
+      if (p.size() > geo_.max_payload_bytes()) {
+        (*results)[i] = Status::TooLarge(
+            "payload of " + std::to_string(p.size()) + " bytes exceeds the ring's largest record (" +
+            std::to_string(geo_.max_payload_bytes()) + " bytes: one segment less its header)");
+        continue;
+      }
+      if (!full.ok()) {
+        (*results)[i] = full;
+        continue;
+      }
+      const uint64_t need = kRecordHeaderBytes + p.size();
+      if (pos + need > geo_.SegmentEnd(seg)) {
+        uint32_t next = (seg + 1) % geo_.segment_count;
+        Status s = PrepareSegmentLocked(next, seq);
+        if (s.code() == Code::kRingFull) {
+          stats_.rejected_full++;
+          full = s;
+          (*results)[i] = s;
+          continue;
+        }
+        if (!s.ok()) {
+          for (auto& r : *results) {
+            if (r.status().code() == Code::kInternal) r = s;
+          }
+          return s;
+        }
+        seg = next;
+        pos = geo_.SegmentStart(seg);
+        new_seg_first.emplace_back(seg, seq);
+      }
+      if (runs.empty() || runs.back().offset + runs.back().len != pos) {
+        runs.push_back(Run{pos, batch_buf_.size(), 0});
+      }
+      RecordHeader h;
+      h.length = static_cast<uint32_t>(p.size());
+      h.epoch = meta_.epoch;
+      h.seq = seq;
+      h.batch_index = static_cast<uint32_t>(placed.size());
+      size_t at = batch_buf_.size();
+      batch_buf_.resize(at + need);
+      std::memcpy(batch_buf_.data() + at + kRecordHeaderBytes, p.data(), p.size());
+      EncodeRecordHeader(h, batch_buf_.data() + at + kRecordHeaderBytes, batch_buf_.data() + at);
+      runs.back().len += need;
+      placed.push_back(i);
+      payload_bytes += p.size();
+      pos += need;
+      seq++;
+    }
+    if (placed.empty()) return Status::Ok();
+    // Pad to the next sector so the next batch never shares a sector with this one.
+    uint64_t padded = AlignUp(pos, kBatchAlignBytes);
+    batch_buf_.resize(batch_buf_.size() + (padded - pos), 0);
+    runs.back().len += padded - pos;
+    pos = padded;
+  }
+
+  // The I/O runs without the lock: readers and acknowledgements go on meanwhile. Nothing here
+  // is visible until the commit below.
+  Status s;
+  uint64_t written = 0;
+  for (const Run& r : runs) {
+    s = file_->WriteAt(r.offset, batch_buf_.data() + r.begin, r.len);
+    if (!s.ok()) break;
+    written += r.len;
+  }
+  if (s.ok()) s = file_->Sync();
+
+  std::unique_lock<std::mutex> lock(mu_);
+  stats_.written_bytes += written;
+  stats_.syncs++;
+  if (!s.ok()) {
+    Status failed(s.code(), "ring " + path_ + ": " + s.message() + "; " +
+                                Plural(placed.size(), "append") +
+                                " failed (they may or may not be on disk; nothing was reported "
+                                "durable); the ring was re-read from disk");
+    for (size_t i : placed) (*results)[i] = failed;
+    ReloadAfterIoErrorLocked(s);
+    return failed;
+  }
+  // Only the writer thread moves next_seq_, so it is still first_seq here.
+  for (size_t k = 0; k < placed.size(); k++) (*results)[placed[k]] = first_seq + k;
+  for (const auto& sf : new_seg_first) seg_first_seq_[sf.first] = sf.second;
+  next_seq_ = seq;
+  tail_ = pos;
+  tail_seg_ = seg;
+  meta_dirty_ = true;
+  stats_.batches++;
+  stats_.appended_records += placed.size();
+  stats_.appended_payload_bytes += payload_bytes;
+  return Status::Ok();
+}
+
+void RingStore::ReloadAfterIoErrorLocked(const Status& cause) {
+  // Never retry-and-trust: the failed pages are marked clean and reads may return bytes that
+  // never reached the device. Drop the cache and find out what really is there, from the head.
+  Status s = file_->DropCache();
+  if (!s.ok()) {
+    broken_ = true;
+    broken_status_ = Status::FailedPrecondition(
+        "ring " + path_ + " stopped taking appends after an I/O error (" + cause.message() +
+        ") and could not drop its cache to re-read the disk (" + s.message() + "); restart the "
+        "agent to recover from disk");
+    return;
+  }
+  uint64_t before = next_seq_;
+  ScanResult scan;
+  Scan(head_, next_seq_, tail_, &scan);
+  Position head = head_;
+  ApplyScanLocked(head, scan);
+  // Seqs never go back: what the scan did not find was never reported durable, but the batch
+  // may have been partly written, so the new epoch below fences off its leftovers.
+  (void)before;
+  s = StartEpochLocked();
+  if (!s.ok()) {
+    broken_ = true;
+    broken_status_ = Status::FailedPrecondition(
+        "ring " + path_ + " stopped taking appends: after an I/O error (" + cause.message() +
+        ") a new epoch could not be written (" + s.message() + "); restart the agent");
+  }
+}
+
+Position RingStore::head() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return head_;
+}
+
+uint64_t RingStore::next_seq() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return next_seq_;
+}
+
+Status RingStore::Read(const Position& pos, Record* rec) const {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pos.seq < head_.seq || pos.seq >= next_seq_) {
+      return Status::NotFound("ring " + path_ + ": seq " + std::to_string(pos.seq) +
+                              " is not in the ring (durable seqs are " +
+                              std::to_string(head_.seq) + ".." + std::to_string(next_seq_) + ")");
+    }
+    for (const Damage& d : report_.damage) {
+      if (pos.seq >= d.first_seq && pos.seq <= d.last_seq) {
+        rec->seq = pos.seq;
+        rec->payload.clear();
+        rec->next = d.resume;
+        return Status::Corruption("ring " + path_ + ": seqs " + std::to_string(d.first_seq) +
+                                  ".." + std::to_string(d.last_seq) + " are damaged (" + d.what +
+                                  "); continue at seq " + std::to_string(d.resume.seq));
+      }
+    }
+  }
+  // Durable records are immutable until acknowledged and their segment reused, so the bytes
+  // are read without the lock.
+  uint64_t at;
+  RecordHeader h;
+  std::string payload;
+  // The head's offset is always resolved; a caller's Position may be a stale copy of it.
+  Position h0 = head();
+  uint64_t start = pos.seq == h0.seq ? h0.offset : pos.offset;
+  if (!Locate(start, pos.seq, pos.epoch_floor, &at, &h, &payload)) {
+    return Status::Corruption("ring " + path_ + ": record seq " + std::to_string(pos.seq) +
+                              " near offset " + std::to_string(pos.offset) +
+                              " fails its checks (damaged after recovery?)");
+  }
+  rec->seq = h.seq;
+  rec->epoch = h.epoch;
+  rec->payload = std::move(payload);
+  rec->next = Position{h.seq + 1, at + kRecordHeaderBytes + h.length, h.epoch};
+  return Status::Ok();
+}
+
+Status RingStore::Acknowledge(const Position& next_unacked) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (next_unacked.seq <= head_.seq) return Status::Ok();
+  if (next_unacked.seq > next_seq_) {
+    return Status::InvalidArgument("ring " + path_ + ": cannot acknowledge through seq " +
+                                   std::to_string(next_unacked.seq - 1) +
+                                   ": only seqs below " + std::to_string(next_seq_) +
+                                   " are durable");
+  }
+  if (next_unacked.seq == next_seq_) {
+    head_ = Position{next_seq_, Normalize(tail_), 0};
+  } else {
+    // Resolve the position to where the record really is (after padding, or at the next
+    // segment start), so segment reuse decisions and the meta head are exact.
+    uint64_t at;
+    RecordHeader h;
+    bool found = false;
+    for (const Damage& d : report_.damage) {
+      if (next_unacked.seq >= d.first_seq && next_unacked.seq <= d.last_seq) {
+        head_ = Position{next_unacked.seq, Normalize(d.offset), 0};
+        found = true;
+      }
+    }
+    if (!found) {
+      if (!Locate(next_unacked.offset, next_unacked.seq, next_unacked.epoch_floor, &at, &h,
+                  nullptr)) {
+        return Status::Corruption("ring " + path_ + ": cannot find record seq " +
+                                  std::to_string(next_unacked.seq) + " to move the head to");
+      }
+      head_ = Position{next_unacked.seq, at, 0};
+    }
+  }
+  meta_dirty_ = true;
+  return Status::Ok();
+}
+
+Status RingStore::Checkpoint() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (read_only_ || !meta_dirty_) return Status::Ok();
+  if (broken_) return broken_status_;
+  return WriteMetaLocked();
+}
+
+bool RingStore::CheckpointPending() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return meta_dirty_ && !read_only_;
+}
+
+std::vector<Gap> RingStore::PendingGaps() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return gaps_;
+}
+
+void RingStore::MarkGapsReported(size_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  n = std::min(n, gaps_.size());
+  if (n == 0) return;
+  gaps_.erase(gaps_.begin(), gaps_.begin() + static_cast<long>(n));
+  if (gaps_.empty()) gaps_approximate_ = false;
+  meta_dirty_ = true;
+}
+
+RingStats RingStore::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  RingStats s = stats_;
+  s.geometry = geo_;
+  s.head = head_;
+  s.next_seq = next_seq_;
+  s.epoch = meta_.epoch;
+  s.used_bytes = head_.seq == next_seq_ ? 0 : DistanceFrom(head_.offset, tail_);
+  if (s.used_bytes == 0 && head_.seq != next_seq_) s.used_bytes = geo_.data_bytes();
+  return s;
+}
+
+Status RingStore::Verify(std::vector<Damage>* damage, uint64_t* records) const {
+  Position start;
+  Meta meta;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    start = head_;
+    meta = meta_;
+  }
+  ScanResult scan;
+  Scan(start, meta.durable_seq_hint, meta.durable_offset_hint, &scan);
+  *damage = scan.damage;
+  *records = scan.records;
+  if (!scan.damage.empty()) {
+    return Status::Corruption("ring " + path_ + ": " + Plural(scan.damage.size(), "damaged range") +
+                              " found");
+  }
+  return Status::Ok();
+}
+
+}  // namespace edge::ring
