@@ -28,25 +28,35 @@ Ring::Ring(std::unique_ptr<RingStore> store, const RingOptions& options)
 
 Ring::~Ring() { (void)Close(); }
 
-void Ring::AppendAsync(std::string payload, AppendCallback done) {
+void Ring::Enqueue(Pending p) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!closing_) {
-      queued_bytes_ += payload.size();
-      queue_.push_back(Pending{std::move(payload), std::move(done)});
+      queued_bytes_ += p.payload.size();
+      queue_.push_back(std::move(p));
       work_cv_.notify_one();
       return;
     }
   }
-  done(Status::ShuttingDown("ring " + store_->path() + " is closing; append refused"));
+  Status refused = Status::ShuttingDown("ring " + store_->path() + " is closing; append refused");
+  if (p.waiter != nullptr) {
+    p.waiter->result = refused;
+    p.waiter->done = true;
+  } else {
+    p.done(refused);
+  }
+}
+
+void Ring::AppendAsync(std::string payload, AppendCallback done) {
+  Enqueue(Pending{std::move(payload), std::move(done), nullptr});
 }
 
 Result<uint64_t> Ring::Append(std::string_view payload) {
-  std::promise<Result<uint64_t>> promise;
-  auto future = promise.get_future();
-  AppendAsync(std::string(payload),
-              [&promise](Result<uint64_t> r) { promise.set_value(std::move(r)); });
-  return future.get();
+  Waiter waiter;
+  Enqueue(Pending{std::string(payload), nullptr, &waiter});
+  std::unique_lock<std::mutex> l(mu_);
+  durable_cv_.wait(l, [&] { return waiter.done; });
+  return std::move(waiter.result);
 }
 
 uint64_t Ring::WaitForDurable(uint64_t seq, int timeout_ms) {
@@ -81,12 +91,29 @@ void Ring::WriterLoop() {
     if (!batch.empty()) {
       views.clear();
       for (const Pending& p : batch) views.emplace_back(p.payload);
-      (void)store_->AppendBatch(views, &results);  // per-payload outcomes are in results
+      Status batch_status = store_->AppendBatch(views, &results);  // outcomes are in results
+      if (batch_observer_) {
+        BatchInfo info;
+        info.ok = batch_status.ok();
+        for (size_t i = 0; i < batch.size(); i++) {
+          if (!results[i].ok()) continue;
+          info.records++;
+          info.payload_bytes += batch[i].payload.size();
+        }
+        batch_observer_(info);
+      }
       {
         std::lock_guard<std::mutex> l(mu_);
+        for (size_t i = 0; i < batch.size(); i++) {
+          if (batch[i].waiter == nullptr) continue;
+          batch[i].waiter->result = std::move(results[i]);
+          batch[i].waiter->done = true;
+        }
         durable_cv_.notify_all();
       }
-      for (size_t i = 0; i < batch.size(); i++) batch[i].done(std::move(results[i]));
+      for (size_t i = 0; i < batch.size(); i++) {
+        if (batch[i].waiter == nullptr) batch[i].done(std::move(results[i]));
+      }
       batch.clear();
     }
     auto now = std::chrono::steady_clock::now();

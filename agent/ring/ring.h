@@ -45,11 +45,30 @@ class Ring {
   // Stops taking appends (they fail with shutting_down), drains the queue, checkpoints.
   Status Close();
 
+  // Called on the writer thread after every batch with its size: for batch-size metrics and
+  // for benchmarks that replay the same batches against the raw device. Set before appending.
+  struct BatchInfo {
+    size_t records = 0;
+    uint64_t payload_bytes = 0;
+    bool ok = false;
+  };
+  void SetBatchObserver(std::function<void(const BatchInfo&)> observer) {
+    batch_observer_ = std::move(observer);
+  }
+
  private:
+  // A blocking Append's slot: filled by the writer under mu_, then all such appenders of a
+  // batch are woken with one notify_all (one wake-up call per batch, not one per payload).
+  struct Waiter {
+    bool done = false;
+    Result<uint64_t> result = Status::Internal("append pending");
+  };
   struct Pending {
     std::string payload;
-    AppendCallback done;
+    AppendCallback done;       // for AppendAsync
+    Waiter* waiter = nullptr;  // for Append
   };
+  void Enqueue(Pending p);
   explicit Ring(std::unique_ptr<RingStore> store, const RingOptions& options);
   void WriterLoop();
 
@@ -58,7 +77,7 @@ class Ring {
 
   std::mutex mu_;
   std::condition_variable work_cv_;     // writer waits for appends or close
-  std::condition_variable durable_cv_;  // WaitForDurable waits for new durable records
+  std::condition_variable durable_cv_;  // WaitForDurable and Append wait for finished batches
   // Guarded by mu_:
   std::deque<Pending> queue_;
   uint64_t queued_bytes_ = 0;
@@ -66,6 +85,7 @@ class Ring {
   bool closed_ = false;
   Status close_status_;
 
+  std::function<void(const BatchInfo&)> batch_observer_;  // set before use; writer thread reads
   std::thread writer_;
 };
 

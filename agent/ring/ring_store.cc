@@ -252,32 +252,58 @@ uint64_t RingStore::DistanceFrom(uint64_t from, uint64_t to) const {
   return (Normalize(to) + d - Normalize(from)) % d;
 }
 
+bool RingStore::Fetch(uint64_t off, size_t n, ReadBuffer* rb, std::vector<uint8_t>* scratch,
+                      const uint8_t** p) const {
+  const uint64_t generation = reload_generation_.load(std::memory_order_acquire);
+  if (rb != nullptr && rb->generation != generation) rb->data.clear();
+  if (rb != nullptr && off >= rb->offset && off + n <= rb->offset + rb->data.size()) {
+    *p = rb->data.data() + (off - rb->offset);
+    return true;
+  }
+  if (rb != nullptr && n <= kReadAheadBytes) {
+    uint64_t len = std::min<uint64_t>(kReadAheadBytes, geo_.SegmentEnd(geo_.SegmentOf(off)) - off);
+    len = std::max<uint64_t>(len, n);
+    rb->data.resize(len);
+    rb->offset = off;
+    rb->generation = generation;
+    if (!file_->ReadAt(off, rb->data.data(), len).ok()) {
+      rb->data.clear();
+      return false;
+    }
+    *p = rb->data.data();
+    return true;
+  }
+  scratch->resize(n);
+  if (n > 0 && !file_->ReadAt(off, scratch->data(), n).ok()) return false;
+  *p = scratch->data();
+  return true;
+}
+
 bool RingStore::ValidRecordAt(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch,
-                              RecordHeader* h, std::string* payload) const {
+                              RecordHeader* h, std::string* payload, ReadBuffer* rb) const {
   offset = Normalize(offset);
   uint32_t seg = geo_.SegmentOf(offset);
   if (offset + kRecordHeaderBytes > geo_.SegmentEnd(seg)) return false;
+  std::vector<uint8_t> scratch;
+  const uint8_t* hp;
+  if (!Fetch(offset, kRecordHeaderBytes, rb, &scratch, &hp)) return false;
   uint8_t hdr[kRecordHeaderBytes];
-  if (!file_->ReadAt(offset, hdr, sizeof(hdr)).ok()) return false;
+  std::memcpy(hdr, hp, sizeof(hdr));
   RecordHeader r;
   if (!DecodeRecordHeader(hdr, &r)) return false;
   if (r.seq != expected_seq || r.epoch < min_epoch) return false;
   if (offset + kRecordHeaderBytes + r.length > geo_.SegmentEnd(seg)) return false;
-  std::string buf(r.length, '\0');
-  if (r.length > 0 &&
-      !file_->ReadAt(offset + kRecordHeaderBytes, buf.data(), r.length).ok()) {
-    return false;
-  }
-  if (!RecordCrcMatches(hdr, reinterpret_cast<const uint8_t*>(buf.data()), r.length)) {
-    return false;
-  }
+  const uint8_t* pp;
+  if (!Fetch(offset + kRecordHeaderBytes, r.length, rb, &scratch, &pp)) return false;
+  if (!RecordCrcMatches(hdr, pp, r.length)) return false;
   *h = r;
-  if (payload != nullptr) *payload = std::move(buf);
+  if (payload != nullptr) payload->assign(reinterpret_cast<const char*>(pp), r.length);
   return true;
 }
 
 bool RingStore::Locate(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch,
-                       uint64_t* found_offset, RecordHeader* h, std::string* payload) const {
+                       uint64_t* found_offset, RecordHeader* h, std::string* payload,
+                       ReadBuffer* rb) const {
   // Where the writer can have put the next record: right after the previous one (same batch),
   // at the next batch boundary (after padding), or at the start of the next segment (it did
   // not fit). Each candidate must hold exactly the expected seq, so stale bytes never match.
@@ -285,12 +311,17 @@ bool RingStore::Locate(uint64_t offset, uint64_t expected_seq, uint32_t min_epoc
   uint64_t a = Normalize(AlignUp(p, kBatchAlignBytes));
   uint64_t n = geo_.SegmentStart((geo_.SegmentOf(p) + 1) % geo_.segment_count);
   const uint64_t candidates[3] = {p, a, n};
-  for (int i = 0; i < 3; i++) {
-    if (i > 0 && candidates[i] == candidates[i - 1]) continue;
-    if (ValidRecordAt(candidates[i], expected_seq, min_epoch, h, payload)) {
-      *found_offset = candidates[i];
-      return true;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (int i = 0; i < 3; i++) {
+      if (i > 0 && candidates[i] == candidates[i - 1]) continue;
+      if (ValidRecordAt(candidates[i], expected_seq, min_epoch, h, payload, rb)) {
+        *found_offset = candidates[i];
+        return true;
+      }
     }
+    // The read-ahead may hold bytes from before the record was written: re-read once.
+    if (rb == nullptr || rb->data.empty()) break;
+    rb->data.clear();
   }
   return false;
 }
@@ -312,7 +343,7 @@ bool RingStore::Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch,
       if (!DecodeRecordHeader(chunk.data() + i, &r)) continue;
       if (r.batch_index != 0 || r.seq <= expected_seq || r.epoch < min_epoch) continue;
       RecordHeader full;
-      if (ValidRecordAt(q + i, r.seq, min_epoch, &full, nullptr)) {
+      if (ValidRecordAt(q + i, r.seq, min_epoch, &full, nullptr, nullptr)) {
         *found_offset = q + i;
         *h = full;
         return true;
@@ -333,11 +364,12 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
   out->end_offset = pos;
   out->last_seg = geo_.SegmentOf(pos);
   std::vector<bool> seen(geo_.segment_count, false);
+  ReadBuffer rb;
   uint64_t scanned = 0;  // guards against looping over a ring of impossible data
   while (scanned <= geo_.data_bytes()) {
     uint64_t at;
     RecordHeader h;
-    if (Locate(pos, expected, min_epoch, &at, &h, nullptr)) {
+    if (Locate(pos, expected, min_epoch, &at, &h, nullptr, &rb)) {
       uint32_t seg = geo_.SegmentOf(at);
       if (!seen[seg]) {
         seen[seg] = true;
@@ -662,6 +694,8 @@ void RingStore::ReloadAfterIoErrorLocked(const Status& cause) {
   Scan(head_, next_seq_, tail_, &scan);
   Position head = head_;
   ApplyScanLocked(head, scan);
+  // Readers' buffers may hold bytes of the failed batch, whose seqs are given out again below.
+  reload_generation_.fetch_add(1, std::memory_order_acq_rel);
   // Seqs never go back: what the scan did not find was never reported durable, but the batch
   // may have been partly written, so the new epoch below fences off its leftovers.
   (void)before;
@@ -684,7 +718,7 @@ uint64_t RingStore::next_seq() const {
   return next_seq_;
 }
 
-Status RingStore::Read(const Position& pos, Record* rec) const {
+Status RingStore::Read(const Position& pos, Record* rec, ReadBuffer* buffer) const {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (pos.seq < head_.seq || pos.seq >= next_seq_) {
@@ -711,7 +745,15 @@ Status RingStore::Read(const Position& pos, Record* rec) const {
   // The head's offset is always resolved; a caller's Position may be a stale copy of it.
   Position h0 = head();
   uint64_t start = pos.seq == h0.seq ? h0.offset : pos.offset;
-  if (!Locate(start, pos.seq, pos.epoch_floor, &at, &h, &payload)) {
+  if (!Locate(start, pos.seq, pos.epoch_floor, &at, &h, &payload, buffer)) {
+    rec->next = pos;  // no way forward is known: callers must not skip past it
+    std::lock_guard<std::mutex> l(mu_);
+    if (pos.seq < head_.seq) {
+      // Dropped (drop_oldest) or acknowledged while we read: not damage.
+      return Status::NotFound("ring " + path_ + ": seq " + std::to_string(pos.seq) +
+                              " left the ring while being read (head is now " +
+                              std::to_string(head_.seq) + ")");
+    }
     return Status::Corruption("ring " + path_ + ": record seq " + std::to_string(pos.seq) +
                               " near offset " + std::to_string(pos.offset) +
                               " fails its checks (damaged after recovery?)");
@@ -748,7 +790,7 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
     }
     if (!found) {
       if (!Locate(next_unacked.offset, next_unacked.seq, next_unacked.epoch_floor, &at, &h,
-                  nullptr)) {
+                  nullptr, nullptr)) {
         return Status::Corruption("ring " + path_ + ": cannot find record seq " +
                                   std::to_string(next_unacked.seq) + " to move the head to");
       }

@@ -14,6 +14,7 @@
 // Reads of durable records run without the lock: those bytes are immutable until acknowledged.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -128,10 +129,28 @@ class RingStore {
   Position head() const;
   uint64_t next_seq() const;
 
+  // A reader's read-ahead: one pread fills it with up to kReadAheadBytes (never past a segment
+  // end), and the following records are parsed from memory. Bytes in it may go stale (the
+  // writer appends behind them); they can never pass for a record (seq, epoch and CRC are
+  // checked), and a lookup that fails in the buffer is retried once from the disk.
+  // One buffer per reading thread.
+  //
+  // After a failed write or sync the store re-reads the disk and may give the lost records'
+  // seqs to new records; bytes buffered before that could then pass every check under a
+  // reused seq. So each reload bumps a generation, and a buffer filled under an older one is
+  // never served from.
+  struct ReadBuffer {
+    uint64_t offset = 0;
+    uint64_t generation = 0;
+    std::vector<uint8_t> data;
+  };
+  static constexpr size_t kReadAheadBytes = 256 << 10;
+
   // Reads the durable record at pos (from head() or a previous Record::next).
-  // kNotFound when pos.seq is not in [head().seq, next_seq()); kCorruption when the bytes fail
-  // a check (damage after recovery: the caller should report it and skip with SkipDamaged).
-  Status Read(const Position& pos, Record* rec) const;
+  // kNotFound when pos.seq is not in [head().seq, next_seq()) (below the head: acknowledged,
+  // or dropped under drop_oldest; continue from head()). kCorruption when the record is in a
+  // damaged range found by recovery: rec->next is then where the good records resume.
+  Status Read(const Position& pos, Record* rec, ReadBuffer* buffer = nullptr) const;
 
   // Every record with seq < next_unacked.seq is acknowledged (confirmed by the broker); the
   // space becomes reusable once a checkpoint has made the new head durable. Positions at or
@@ -172,10 +191,13 @@ class RingStore {
   void ReloadAfterIoErrorLocked(const Status& cause);
   // Finds record expected_seq at offset, after batch padding, or at the next segment start.
   bool Locate(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch, uint64_t* found_offset,
-              RecordHeader* h, std::string* payload) const;
+              RecordHeader* h, std::string* payload, ReadBuffer* rb) const;
   // A valid record at exactly offset: magic, bounds, seq, epoch and CRC all check out.
   bool ValidRecordAt(uint64_t offset, uint64_t expected_seq, uint32_t min_epoch, RecordHeader* h,
-                     std::string* payload) const;
+                     std::string* payload, ReadBuffer* rb) const;
+  // Points *p at n bytes at off, through rb when it holds them or can be refilled to.
+  bool Fetch(uint64_t off, size_t n, ReadBuffer* rb, std::vector<uint8_t>* scratch,
+             const uint8_t** p) const;
   // After a bad record: the next valid batch start with a higher seq, within limit bytes.
   bool Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch, uint64_t limit_bytes,
               uint64_t* found_offset, RecordHeader* h) const;
@@ -207,6 +229,8 @@ class RingStore {
   bool gaps_approximate_ = false;
   bool meta_dirty_ = false;     // head/gaps/hint differ from meta_
   bool broken_ = false;         // an I/O error could not be recovered from
+  // Bumped (release) after every re-read of the disk; see ReadBuffer. Read without mu_.
+  std::atomic<uint64_t> reload_generation_{0};
   Status broken_status_;
   RingStats stats_;
   std::vector<uint8_t> batch_buf_;  // writer thread only: the bytes of the batch in hand
