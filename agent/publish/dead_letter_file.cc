@@ -1,0 +1,165 @@
+#include "agent/publish/dead_letter_file.h"
+
+#include <cjson/cJSON.h>
+
+#include <cstring>
+#include <memory>
+
+namespace edge::publish {
+namespace {
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+struct JsonDeleter {
+  void operator()(cJSON* j) const { cJSON_Delete(j); }
+};
+using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
+
+std::string Str(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsString(v) && v->valuestring != nullptr ? v->valuestring : "";
+}
+double Num(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += kB64[v & 63];
+  }
+  if (i < in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool Base64Decode(std::string_view in, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const char* p = std::strchr(kB64, c);
+    if (p == nullptr || c == '\0') return false;
+    acc = (acc << 6) | static_cast<uint32_t>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(port::FileSystem* fs,
+                                                             const std::string& path) {
+  std::unique_ptr<port::File> file;
+  if (fs->Exists(path)) {
+    auto f = fs->Open(path, port::Access::kReadWrite);
+    if (!f.ok()) return f.status().WithContext("dead-letter file");
+    file = std::move(f).value();
+  } else {
+    auto f = fs->Create(path);
+    if (!f.ok()) return f.status().WithContext("dead-letter file");
+    file = std::move(f).value();
+    Status s = file->Sync();
+    if (s.ok()) s = fs->SyncDir(port::DirName(path));
+    if (!s.ok()) return s.WithContext("dead-letter file");
+  }
+  auto size = file->Size();
+  if (!size.ok()) return size.status().WithContext("dead-letter file");
+  return std::unique_ptr<DeadLetterFile>(new DeadLetterFile(path, std::move(file), *size));
+}
+
+Status DeadLetterFile::Append(const DeadLetter& e) {
+  JsonPtr obj(cJSON_CreateObject());
+  cJSON_AddNumberToObject(obj.get(), "time_ms", static_cast<double>(e.time_ms));
+  cJSON_AddStringToObject(obj.get(), "agent_id", e.agent_id.c_str());
+  cJSON_AddNumberToObject(obj.get(), "seq", static_cast<double>(e.seq));
+  cJSON_AddStringToObject(obj.get(), "message_id",
+                          (e.agent_id + ":" + std::to_string(e.seq)).c_str());
+  cJSON_AddStringToObject(obj.get(), "route", e.route.c_str());
+  cJSON_AddStringToObject(obj.get(), "exchange", e.exchange.c_str());
+  cJSON_AddStringToObject(obj.get(), "routing_key", e.routing_key.c_str());
+  cJSON_AddStringToObject(obj.get(), "reason", e.reason.c_str());
+  cJSON_AddNumberToObject(obj.get(), "reply_code", e.reply_code);
+  cJSON_AddStringToObject(obj.get(), "reply_text", e.reply_text.c_str());
+  cJSON_AddNumberToObject(obj.get(), "attempts", e.attempts);
+  cJSON* headers = cJSON_AddObjectToObject(obj.get(), "headers");
+  for (const auto& [k, v] : e.headers) cJSON_AddStringToObject(headers, k.c_str(), v.c_str());
+  cJSON_AddStringToObject(obj.get(), "content_type", e.content_type.c_str());
+  cJSON_AddStringToObject(obj.get(), "payload_base64", Base64Encode(e.payload).c_str());
+  char* text = cJSON_PrintUnformatted(obj.get());
+  if (text == nullptr) return Status::Internal("dead-letter file: cannot encode entry");
+  std::string line(text);
+  cJSON_free(text);
+  line += '\n';
+  // Write at the end and sync before reporting success: the ring keeps the record until then.
+  Status s = file_->WriteAt(size_, line.data(), line.size());
+  if (s.ok()) s = file_->Sync();
+  if (!s.ok()) return s.WithContext("dead-letter file " + path_);
+  size_ += line.size();
+  written_++;
+  return Status::Ok();
+}
+
+Result<std::vector<DeadLetter>> DeadLetterFile::ReadAll(port::FileSystem* fs,
+                                                        const std::string& path) {
+  auto f = fs->Open(path, port::Access::kReadOnly);
+  if (!f.ok()) return f.status();
+  auto size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  std::string text(*size, '\0');
+  if (*size > 0) {
+    Status s = (*f)->ReadAt(0, text.data(), text.size());
+    if (!s.ok()) return s;
+  }
+  std::vector<DeadLetter> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) break;  // a torn last line
+    std::string line = text.substr(start, nl - start);
+    start = nl + 1;
+    JsonPtr obj(cJSON_Parse(line.c_str()));
+    if (!obj) continue;  // torn by a power cut mid-append
+    DeadLetter e;
+    e.time_ms = static_cast<uint64_t>(Num(obj.get(), "time_ms"));
+    e.agent_id = Str(obj.get(), "agent_id");
+    e.seq = static_cast<uint64_t>(Num(obj.get(), "seq"));
+    e.route = Str(obj.get(), "route");
+    e.exchange = Str(obj.get(), "exchange");
+    e.routing_key = Str(obj.get(), "routing_key");
+    e.reason = Str(obj.get(), "reason");
+    e.reply_code = static_cast<uint16_t>(Num(obj.get(), "reply_code"));
+    e.reply_text = Str(obj.get(), "reply_text");
+    e.attempts = static_cast<int>(Num(obj.get(), "attempts"));
+    e.content_type = Str(obj.get(), "content_type");
+    const cJSON* h = cJSON_GetObjectItemCaseSensitive(obj.get(), "headers");
+    const cJSON* item = nullptr;
+    cJSON_ArrayForEach(item, h) {
+      if (cJSON_IsString(item)) e.headers.emplace_back(item->string, item->valuestring);
+    }
+    if (!Base64Decode(Str(obj.get(), "payload_base64"), &e.payload)) continue;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace edge::publish

@@ -1,0 +1,78 @@
+// DeadLetterFile: where payloads the broker would not take end up, so nothing is silent.
+//
+// A message the broker returned (unroutable: published with `mandatory`, no queue bound) or
+// nacked (queue error, `x-overflow: reject-publish`) after the configured retries is written
+// here, synced, and only then leaves the ring. Operators inspect it with any JSON tool and can
+// re-inject entries with `edge-agent send`.
+//
+// Format: JSON Lines, one object per line, appended, each line made durable (fdatasync) before
+// Append returns:
+//   {"time_ms": 1732480000000,         when it was dead-lettered (Unix ms)
+//    "agent_id": "gw-17", "seq": 42, "message_id": "gw-17:42",
+//    "route": "telemetry", "exchange": "sensors", "routing_key": "t.room1",
+//    "reason": "returned" | "nacked" | "unknown_route" | "undecodable",
+//    "reply_code": 312, "reply_text": "NO_ROUTE",   (broker's, 0/"" when local)
+//    "attempts": 1,
+//    "headers": {"k": "v", ...},        the producer's headers
+//    "content_type": "application/json",
+//    "payload_base64": "..."}
+// A torn last line (power cut while appending) is skipped by readers; entries before it are
+// intact because each was synced before the next was written.
+//
+// Thread-safety: not thread-safe; owned by the publisher thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "port/file.h"
+#include "port/status.h"
+
+namespace edge::publish {
+
+struct DeadLetter {
+  uint64_t time_ms = 0;
+  std::string agent_id;
+  uint64_t seq = 0;
+  std::string route;
+  std::string exchange;
+  std::string routing_key;
+  std::string reason;
+  uint16_t reply_code = 0;
+  std::string reply_text;
+  int attempts = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type;
+  std::string payload;
+};
+
+class DeadLetterFile {
+ public:
+  // Opens (creating when missing) the file at path for appending.
+  static Result<std::unique_ptr<DeadLetterFile>> Open(port::FileSystem* fs,
+                                                      const std::string& path);
+  // Appends one entry and syncs it. On error nothing may be assumed on disk; the caller keeps
+  // the record in the ring and tries again later.
+  Status Append(const DeadLetter& entry);
+  uint64_t entries_written() const { return written_; }
+  const std::string& path() const { return path_; }
+
+  // Parses a file's entries (skipping a torn last line); for tests and tools.
+  static Result<std::vector<DeadLetter>> ReadAll(port::FileSystem* fs, const std::string& path);
+
+ private:
+  DeadLetterFile(std::string path, std::unique_ptr<port::File> file, uint64_t size)
+      : path_(std::move(path)), file_(std::move(file)), size_(size) {}
+  std::string path_;
+  std::unique_ptr<port::File> file_;
+  uint64_t size_;  // append offset
+  uint64_t written_ = 0;
+};
+
+std::string Base64Encode(std::string_view bytes);
+bool Base64Decode(std::string_view text, std::string* out);
+
+}  // namespace edge::publish
