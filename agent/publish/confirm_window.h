@@ -23,7 +23,9 @@ namespace edge::publish {
 class ConfirmWindow {
  public:
   struct Entry {
-    uint64_t tag = 0;     // 0: settled locally, never published (unknown route, damage)
+    uint64_t tag = 0;     // local entries repeat the previous tag, so tags never decrease
+    bool local = false;   // settled here, never published (unknown route, damage)
+    bool dropped = false; // left the ring under drop_oldest while waiting for a re-publish
     uint64_t seq = 0;
     ring::Position pos;   // where the record is (to read it again for the dead-letter file)
     ring::Position next;  // the ring position after this record

@@ -168,8 +168,8 @@ void Publisher::EndSession(const Status& why) {
   bool refused = f.kind == amqp::CloseKind::kAuthRefused ||
                  f.kind == amqp::CloseKind::kFatalForRoute;
   int delay = refused ? options_.refused_backoff_ms : backoff_.NextMs();
-  ops::LogWarning("lost " + session_->description() + ": " + why.message() + " [" +
-                  amqp::CloseKindName(f.kind) + "]; " + std::to_string(window_.size()) +
+  ops::LogWarning("lost " + session_->description() + ": " + why.message() + "; " +
+                  std::to_string(window_.size()) +
                   " unconfirmed messages will be sent again; reconnecting in " +
                   std::to_string(delay) + " ms");
   session_.reset();
@@ -195,8 +195,17 @@ bool Publisher::PublishMore() {
       Retry r = retries_[i];
       retries_.erase(retries_.begin() + static_cast<long>(i));
       ring::Record rec;
-      if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) break;  // dropped meanwhile
-      if (!PublishRecord(rec, r.pos, r.attempt)) return false;
+      if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) {
+        // Dropped (drop_oldest) while waiting for its retry: the ring reports the gap; the
+        // original entry must not wait for a retry that cannot happen.
+        ConfirmWindow::Entry* original = window_.FindBySeq(r.seq);
+        if (original != nullptr) {
+          original->retry_resolved = true;
+          original->dropped = true;
+        }
+        break;
+      }
+      if (!PublishRecord(rec, r.pos, attempts_[rec.seq] + 1)) return false;
       window_.entries().back().is_retry = true;
       did_retry = true;
       break;
@@ -240,8 +249,7 @@ bool Publisher::PublishMore() {
       return published_any;
     }
     ring::Position pos = cursor_;
-    int attempt = ++attempts_[rec.seq];
-    if (!PublishRecord(rec, pos, attempt)) return false;
+    if (!PublishRecord(rec, pos, attempts_[rec.seq] + 1)) return false;
     cursor_ = rec.next;
     published_any = true;
   }
@@ -279,6 +287,7 @@ bool Publisher::PublishRecord(const ring::Record& rec, const ring::Position& pos
     return false;
   }
   window_.Add(rec.seq, pos, rec.next, attempt);
+  attempts_[rec.seq] = attempt;  // only what reached the wire counts
   std::lock_guard<std::mutex> l(mu_);
   stats_.published++;
   stats_.in_flight = window_.size();
@@ -376,14 +385,16 @@ void Publisher::SettlePrefix() {
   // settled re-publishes settle their originals.
   for (auto& e : entries) {
     if (e.nacked && !e.retry_scheduled && e.dl_reason.empty()) {
-      if (e.attempt <= options_.nack_retries) {
+      // Only nacks count against nack_retries: re-sends after a reconnect do not.
+      int nacks = ++nacks_[e.seq];
+      if (nacks <= options_.nack_retries) {
         e.retry_scheduled = true;
         retries_.push_back(Retry{e.seq, e.pos, e.attempt + 1,
                                  Clock::now() + std::chrono::milliseconds(
                                                     options_.nack_retry_delay_ms)});
       } else {
         e.dl_reason = "nacked";
-        e.dl_text = "the broker refused it " + std::to_string(e.attempt) + " time(s)";
+        e.dl_text = "the broker refused it " + std::to_string(nacks) + " time(s)";
       }
     }
     if (!e.dl_reason.empty() && !e.dl_done) {
@@ -420,16 +431,18 @@ void Publisher::SettlePrefix() {
   ring::Position last;
   uint64_t confirmed = 0;
   while (ConfirmWindow::Entry* e = window_.Oldest()) {
-    bool settled = e->damaged || e->dl_done || e->retry_resolved ||
+    bool settled = e->damaged || e->dropped || e->dl_done || e->retry_resolved ||
                    (e->acked && e->dl_reason.empty());
     if (!settled) break;
-    const bool delivered = !e->damaged && e->dl_reason.empty() && e->acked;
+    const bool delivered = !e->damaged && !e->dropped && e->dl_reason.empty() && e->acked;
     if (!e->is_retry) {
       if (delivered) confirmed++;
       if (outcome_observer_) {
         std::string detail;
         if (e->damaged) {
           detail = "lost to ring damage found at recovery";
+        } else if (e->dropped) {
+          detail = "dropped from the full ring (drop_oldest) before the broker took it";
         } else if (!delivered) {
           detail = e->dl_reason + (e->dl_code ? " " + std::to_string(e->dl_code) : "") +
                    (e->dl_text.empty() ? "" : " (" + e->dl_text + ")") +
@@ -439,7 +452,9 @@ void Publisher::SettlePrefix() {
       }
     }
     attempts_.erase(e->seq);
-    last = e->next;
+    nacks_.erase(e->seq);
+    // A re-publish entry settles after entries behind it were popped: never move back.
+    if (!moved || e->next.seq > last.seq) last = e->next;
     moved = true;
     window_.PopOldest();
   }

@@ -133,6 +133,7 @@ class Publisher {
   ring::Position cursor_;
   ring::RingStore::ReadBuffer read_buffer_;
   std::unordered_map<uint64_t, int> attempts_;  // seq -> publishes so far, unsettled seqs only
+  std::unordered_map<uint64_t, int> nacks_;     // seq -> nacks so far, unsettled seqs only
   std::vector<Retry> retries_;
   bool blocked_ = false;
   uint64_t stuck_seq_ = 0;  // seq the cursor cannot read past (logged once)

@@ -239,5 +239,61 @@ TEST_F(PublisherTest, KeepsRetryingThroughRepeatedConnectFailuresWithoutLosingRe
   EXPECT_EQ(publisher_->stats().connect_failures, 5u);
 }
 
+// Regression: the re-publish of a nacked record settles after the records behind it; the ring
+// head once moved back to it, leaving confirmed records in the ring.
+TEST_F(PublisherTest, RingHeadMovesPastEverythingAfterANackRetry) {
+  options_.nack_retries = 2;
+  for (const char* p : {"a", "b", "c"}) Append("telemetry", p);
+  broker_.NackMessage("gw-1:2", 1);
+  StartPublisher();
+  ASSERT_TRUE(publisher_->WaitIdle(30000));
+  EXPECT_EQ(ring_->store().head().seq, 4u);
+  EXPECT_EQ(publisher_->stats().confirmed_through, 4u);
+}
+
+// Regression: re-sends after a reconnect were counted as nack retries, so a record nacked once
+// with nack_retries = 1 was dead-lettered instead of retried.
+TEST_F(PublisherTest, ResendsAfterAReconnectDoNotCountAgainstNackRetries) {
+  options_.nack_retries = 1;
+  Append("telemetry", "w");
+  Append("telemetry", "x");
+  broker_.HoldAcks(true);
+  broker_.DropAfterPublishes(1);      // session 1 dies when publishing seq 2
+  broker_.NackMessage("gw-1:2", 1);   // then the broker refuses seq 2 once
+  StartPublisher();
+  ASSERT_TRUE(Eventually([&] { return broker_.sessions() >= 2; }));
+  broker_.HoldAcks(false);
+  ASSERT_TRUE(publisher_->WaitIdle(30000));
+  bool delivered = false;
+  for (const auto& m : broker_.received()) delivered |= m.meta.message_id == "gw-1:2";
+  EXPECT_TRUE(delivered);
+  auto dl = DeadLetterFile::ReadAll(&fs_, "/dead-letters.jsonl");
+  ASSERT_TRUE(dl.ok());
+  EXPECT_TRUE(dl->empty());
+}
+
+// Producers waiting for `confirmed` learn each record's fate, in seq order.
+TEST_F(PublisherTest, ReportsEachRecordsOutcomeInSeqOrder) {
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, bool>> outcomes;
+  connector_ = broker_.NewConnector(1);
+  publisher_ = std::make_unique<Publisher>(ring_.get(), connector_.get(), dlf_.get(), options_);
+  publisher_->SetOutcomeObserver([&](uint64_t seq, bool delivered, const std::string&) {
+    std::lock_guard<std::mutex> l(mu);
+    outcomes.emplace_back(seq, delivered);
+  });
+  broker_.Unroutable("nowhere");
+  Append("telemetry", "ok-1");
+  Append("lost", "returned");
+  Append("telemetry", "ok-2");
+  publisher_->Start();
+  ASSERT_TRUE(publisher_->WaitIdle(30000));
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0], std::make_pair(uint64_t{1}, true));
+  EXPECT_EQ(outcomes[1], std::make_pair(uint64_t{2}, false));
+  EXPECT_EQ(outcomes[2], std::make_pair(uint64_t{3}, true));
+}
+
 }  // namespace
 }  // namespace edge::publish
