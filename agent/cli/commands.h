@@ -15,4 +15,13 @@ constexpr int kExitError = 3;         // could not do the job (cannot open, I/O 
 // `edge-agent ring verify|dump|stats PATH`: offline, read-only inspection of a ring file.
 int RingCommand(const std::vector<std::string>& args);
 
+// `edge-agent run --config FILE`: the daemon.
+int RunCommand(const std::vector<std::string>& args);
+
+// `edge-agent work --config FILE`: only the worker role.
+int WorkCommand(const std::vector<std::string>& args);
+
+// `edge-agent status [--json]`: asks the running agent over its control socket.
+int StatusCommand(const std::vector<std::string>& args);
+
 }  // namespace edge::cli

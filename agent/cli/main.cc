@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/cli/check_config_command.h"
 #include "agent/cli/commands.h"
+#include "agent/cli/send_command.h"
 
 namespace {
 
@@ -15,6 +17,12 @@ const char kUsage[] =
     "RabbitMQ with publisher confirms.\n"
     "\n"
     "commands:\n"
+    "  run --config FILE           run the agent (intake socket, ring, forwarding, control)\n"
+    "  send --route R [PAYLOAD|-]  hand a payload to the running agent (see send --help)\n"
+    "  work --config FILE          run only the worker: consume a queue, run the handler\n"
+    "  status [--json]             the running agent's ring depth, connection, counters\n"
+    "  check-config FILE           validate a config file without starting\n"
+    "  config-reference            every config field with its default, as Markdown\n"
     "  ring verify PATH    check every record of a ring file; exit 1 if damage is found\n"
     "  ring dump PATH      list the unacknowledged records (seq, epoch, size, payload preview)\n"
     "  ring stats PATH     geometry, head, depth, counters of a ring file\n"
@@ -33,6 +41,12 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   if (command == "ring") return edge::cli::RingCommand(args);
+  if (command == "run") return edge::cli::RunCommand(args);
+  if (command == "send") return edge::cli::SendCommand(args);
+  if (command == "status") return edge::cli::StatusCommand(args);
+  if (command == "work") return edge::cli::WorkCommand(args);
+  if (command == "check-config") return edge::cli::CheckConfigCommand(args);
+  if (command == "config-reference") return edge::cli::ConfigReferenceCommand(args);
   std::fprintf(stderr, "edge-agent: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return edge::cli::kExitUsage;
 }

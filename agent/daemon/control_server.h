@@ -1,0 +1,44 @@
+// ControlServer: answers `edge-agent status` on a Unix socket.
+//
+// Protocol (text, one request per connection): the client sends one line, "status" or
+// "status json", and reads until the server closes. The answer is RenderText or RenderJson of
+// a fresh snapshot. Anything else gets "error: unknown request" and the connection closes.
+// The socket's mode is 0660: the agent's group may ask; nobody else.
+//
+// Thread-safety: one thread of its own; the snapshot function must be thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "agent/ops/status.h"
+#include "port/status.h"
+#include "port/unix_socket.h"
+
+namespace edge::daemon {
+
+class ControlServer {
+ public:
+  static Result<std::unique_ptr<ControlServer>> Start(
+      const std::string& socket_path, std::function<ops::StatusSnapshot()> snapshot);
+  ~ControlServer();  // stops and removes the socket
+
+ private:
+  ControlServer() = default;
+  void Loop();
+  void Serve(port::UniqueFd fd);
+
+  std::unique_ptr<port::UnixListener> listener_;
+  std::function<ops::StatusSnapshot()> snapshot_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The client side, for `edge-agent status`: sends request, returns the whole answer.
+Result<std::string> QueryControl(const std::string& socket_path, const std::string& request,
+                                 int timeout_ms);
+
+}  // namespace edge::daemon
