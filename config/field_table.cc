@@ -252,12 +252,12 @@ std::vector<FieldSpec> BuildTable() {
           .Doc("A producer connection idle this long is closed. 0: never."),
 
       // --- control ---
-      Field("control", T::kSection).Doc("The local control socket (status, drain, reload)."),
+      Field("control", T::kSection).Doc("The local control socket `edge-agent status` asks."),
       Field("control.socket_path", T::kPath)
           .Default("\"/run/edge-agent/control.sock\"")
           .NonEmpty()
           .Set(EDGE_MEMBER(AgentConfig, control.socket_path))
-          .Doc("Path of the control socket (mode 0600, root and the agent's user only)."),
+          .Doc("Path of the control socket (mode 0660: the agent's user and group)."),
 
       Field("dead_letter_path", T::kPath)
           .Default("\"/var/lib/edge-agent/dead-letters.jsonl\"")

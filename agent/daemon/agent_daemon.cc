@@ -85,6 +85,13 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(const config::AgentConfi
     if (!control.ok()) return control.status();
     d->control_ = std::move(control).value();
   }
+  if (!config.metrics.listen.empty()) {
+    AgentDaemon* self = d.get();
+    auto http = MetricsHttpServer::Start(config.metrics.listen,
+                                         [self] { return ops::RenderPrometheus(self->Snapshot()); });
+    if (!http.ok()) return http.status();
+    d->metrics_http_ = std::move(http).value();
+  }
   ops::LogInfo("edge-agent " + std::string(kVersion) + " running as '" + config.agent_id +
                "': intake " + config.intake.socket_path + ", " +
                std::to_string(config.routes.size()) + " route(s), " +
@@ -99,6 +106,7 @@ Status AgentDaemon::Stop(int drain_ms) {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   control_.reset();
+  metrics_http_.reset();
   if (worker_) {
     worker_->Stop();  // finishes and settles the task in hand
     if (worker_thread_.joinable()) worker_thread_.join();

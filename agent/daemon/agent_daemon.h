@@ -19,6 +19,7 @@
 #include <string>
 
 #include "agent/daemon/control_server.h"
+#include "agent/daemon/metrics_http_server.h"
 #include "agent/intake/intake_server.h"
 #include "agent/ops/status.h"
 #include "agent/publish/publisher.h"
@@ -65,6 +66,7 @@ class AgentDaemon {
   std::unique_ptr<publish::Publisher> publisher_;
   std::unique_ptr<intake::IntakeServer> intake_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;  // when metrics.listen is set
   std::unique_ptr<worker::Worker> worker_;  // when worker.enabled
   std::thread worker_thread_;
   std::chrono::steady_clock::time_point last_metrics_;
