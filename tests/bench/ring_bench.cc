@@ -9,6 +9,12 @@
 // file on the same file system: what the disk allows for durably storing those payloads with
 // that batching and no framing, headers, checksums or threads.
 //
+// Two producer models. "threads": N threads each blocking in Ring::Append (N programs linking
+// the ring). "async": N logical producers, each with one append outstanding, resubmitted from
+// the completion callback, as the intake server's single event loop drives the ring for N
+// socket clients. The second is how the daemon runs; the first also measures 2 cores
+// scheduling N threads.
+//
 // A benchmark, not a test: it prints figures and ratios and never fails on a timing.
 // The machine may be shared and noisy, so each case alternates ring and raw phases over several
 // rounds and reports medians: a burst of outside load then hits both sides alike.
@@ -19,6 +25,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +51,7 @@ struct Options {
   std::vector<int> producers = {1, 8, 64};
   uint64_t ring_mb = 256;
   bool keep = false;  // leave the last ring file in place (for `edge-agent ring stats`)
+  std::vector<std::string> models = {"threads", "async"};
 };
 
 std::vector<uint64_t> ParseList(const std::string& s) {
@@ -113,7 +122,7 @@ double RawLimit(const std::string& dir, uint64_t file_bytes, const std::vector<B
   return secs > 0 ? static_cast<double>(records) / secs : 0;
 }
 
-CaseResult RunCase(const Options& opt, size_t size, int producers) {
+CaseResult RunCase(const Options& opt, size_t size, int producers, bool async) {
   CaseResult r;
   std::string path = opt.dir + "/ring_bench.ring";
   ::unlink(path.c_str());
@@ -160,7 +169,35 @@ CaseResult RunCase(const Options& opt, size_t size, int producers) {
   std::atomic<uint64_t> failed{0};
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration<double>(opt.seconds);
-  for (int t = 0; t < producers; t++) {
+  std::mutex done_mu;  // guards outstanding
+  std::condition_variable done_cv;
+  int outstanding = producers;
+  std::string async_payload(size, 'a');
+  std::function<void()> submit;
+  if (async) {
+    // Completions run on the ring's writer thread, one at a time: lat[0] needs no lock.
+    submit = [&] {
+      auto t0 = Clock::now();
+      ring->AppendAsync(async_payload, [&, t0](edge::Result<uint64_t> appended) {
+        auto t1 = Clock::now();
+        if (appended.ok()) {
+          lat[0].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+        } else {
+          failed++;
+        }
+        if (t1 < deadline) {
+          submit();
+          return;
+        }
+        std::lock_guard<std::mutex> l(done_mu);
+        if (--outstanding == 0) done_cv.notify_all();
+      });
+    };
+    for (int t = 0; t < producers; t++) submit();
+    std::unique_lock<std::mutex> l(done_mu);
+    done_cv.wait(l, [&] { return outstanding == 0; });
+  }
+  for (int t = 0; t < producers && !async; t++) {
     threads.emplace_back([&, t] {
       std::string payload(size, static_cast<char>('a' + t % 26));
       auto& mine = lat[static_cast<size_t>(t)];
@@ -231,6 +268,16 @@ int main(int argc, char** argv) {
     } else if (a == "--producers") {
       opt.producers.clear();
       for (uint64_t v : ParseList(next())) opt.producers.push_back(static_cast<int>(v));
+    } else if (a == "--models") {
+      opt.models.clear();
+      std::string v = next();
+      size_t st = 0;
+      while (st <= v.size()) {
+        size_t c = v.find(',', st);
+        if (c == std::string::npos) c = v.size();
+        opt.models.push_back(v.substr(st, c - st));
+        st = c + 1;
+      }
     } else if (a == "--keep") {
       opt.keep = true;
     } else if (a == "--ring-mb") {
@@ -238,20 +285,23 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: ring_bench [--dir DIR] [--seconds S] [--rounds R] "
-                   "[--sizes 200,4096] [--producers 1,8,64] [--ring-mb N] [--keep]\n");
+                   "[--sizes 200,4096] [--producers 1,8,64] [--models threads,async] [--ring-mb N] [--keep]\n");
       return 2;
     }
   }
   std::printf("ring_bench: dir=%s seconds=%.1f rounds=%d ring=%llu MiB (medians over rounds)\n",
               opt.dir.c_str(), opt.seconds, opt.rounds,
               static_cast<unsigned long long>(opt.ring_mb));
-  std::printf("%-6s %-9s %12s %9s %9s %9s %10s %10s %14s %9s\n", "bytes", "producers",
+  std::printf("%-8s %-6s %-9s %12s %9s %9s %9s %10s %10s %14s %9s\n", "model", "bytes", "producers",
               "appends/s", "p50_us", "p99_us", "batches", "avg_batch", "write_amp", "raw_limit/s",
               "vs_raw");
+  for (const std::string& model : opt.models)
   for (size_t size : opt.sizes) {
     for (int producers : opt.producers) {
       std::vector<CaseResult> rounds;
-      for (int k = 0; k < opt.rounds; k++) rounds.push_back(RunCase(opt, size, producers));
+      for (int k = 0; k < opt.rounds; k++) {
+        rounds.push_back(RunCase(opt, size, producers, model == "async"));
+      }
       auto median = [&](double CaseResult::*field) {
         std::vector<double> v;
         for (const CaseResult& c : rounds) v.push_back(c.*field);
@@ -272,7 +322,8 @@ int main(int argc, char** argv) {
       r.raw_appends_per_s = median(&CaseResult::raw_appends_per_s);
       r.batches = rounds[rounds.size() / 2].batches;
       double ratio = ratios[ratios.size() / 2];
-      std::printf("%-6zu %-9d %12.0f %9.0f %9.0f %9llu %10.1f %10.3f %14.0f %9.2f\n", size,
+      std::printf("%-8s %-6zu %-9d %12.0f %9.0f %9.0f %9llu %10.1f %10.3f %14.0f %9.2f\n",
+                  model.c_str(), size,
                   producers, r.appends_per_s, r.p50_us, r.p99_us,
                   static_cast<unsigned long long>(r.batches), r.avg_batch, r.write_amp,
                   r.raw_appends_per_s, ratio);
