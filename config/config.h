@@ -53,6 +53,7 @@ struct IntakeConfig {
   uint64_t max_frame_bytes = 0;
   int64_t max_connections = 0;
   int64_t idle_timeout_s = 0;
+  int64_t confirm_timeout_ms = 0;
 };
 
 struct ControlConfig {

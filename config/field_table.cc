@@ -250,6 +250,12 @@ std::vector<FieldSpec> BuildTable() {
           .Range(0, 86400)
           .Set(EDGE_MEMBER(AgentConfig, intake.idle_timeout_s))
           .Doc("A producer connection idle this long is closed. 0: never."),
+      Field("intake.confirm_timeout_ms", T::kInt)
+          .Default("30000")
+          .Range(100, 86400000)
+          .Set(EDGE_MEMBER(AgentConfig, intake.confirm_timeout_ms))
+          .Doc("How long a producer that asked for `confirmed` waits before the answer "
+               "`timeout` (the payload is durable and will still be forwarded)."),
 
       // --- control ---
       Field("control", T::kSection).Doc("The local control socket `edge-agent status` asks."),

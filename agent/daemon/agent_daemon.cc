@@ -25,6 +25,7 @@ intake::IntakeOptions IntakeOptionsFrom(const config::AgentConfig& c) {
   o.max_frame_bytes = c.intake.max_frame_bytes;
   o.max_connections = c.intake.max_connections;
   o.idle_timeout_s = c.intake.idle_timeout_s;
+  o.confirm_timeout_ms = c.intake.confirm_timeout_ms;
   return o;
 }
 
@@ -36,6 +37,7 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(const config::AgentConfi
   d->config_ = config;
   d->fs_ = fs;
   d->started_ = std::chrono::steady_clock::now();
+
   for (const std::string& w : config.warnings) ops::LogWarning(w);
 
   auto ring = ring::Ring::Open(fs, config.ring.path, config::RingOptionsFrom(config));
@@ -48,6 +50,8 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(const config::AgentConfi
     ops::LogError("ring " + config.ring.path + ": " + rep.Summary());
   }
 
+  // Drops of earlier boots are in the persisted total; log only the new ones, once each.
+  d->dropped_logged_ = d->ring_->store().stats().dropped_total;
   auto dlf = publish::DeadLetterFile::Open(fs, config.dead_letter_path);
   if (!dlf.ok()) return dlf.status();
   d->dead_letters_ = std::move(dlf).value();
@@ -133,31 +137,55 @@ Status AgentDaemon::Stop(int drain_ms) {
 
 void AgentDaemon::Reload(const config::AgentConfig& fresh) {
   connector_->SetEndpoints(config::EndpointsFrom(fresh));
+  publisher_->ReconnectNow();  // do not wait out a refused-login back-off
   std::string restart_needed;
   if (fresh.ring.path != config_.ring.path || fresh.ring.size_bytes != config_.ring.size_bytes ||
       fresh.ring.full_policy != config_.ring.full_policy) {
     restart_needed += " ring";
   }
   if (fresh.intake.socket_path != config_.intake.socket_path) restart_needed += " intake";
-  if (fresh.routes.size() != config_.routes.size()) restart_needed += " routes";
+  bool routes_changed = fresh.routes.size() != config_.routes.size();
+  for (const auto& [name, route] : fresh.routes) {
+    auto old_route = config_.routes.find(name);
+    routes_changed |= old_route == config_.routes.end() ||
+                      old_route->second.exchange != route.exchange ||
+                      old_route->second.routing_key != route.routing_key;
+  }
+  if (routes_changed) restart_needed += " routes";
   ops::LogInfo("reloaded: broker endpoints and credentials apply from the next connection" +
                (restart_needed.empty() ? std::string()
                                        : "; changes to" + restart_needed + " need a restart"));
-  std::string keep_path = config_.metrics.textfile_path;
+  std::lock_guard<std::mutex> l(config_mu_);
   config_.broker = fresh.broker;
   config_.metrics = fresh.metrics;
-  (void)keep_path;
 }
 
 void AgentDaemon::Tick() {
-  if (config_.metrics.textfile_path.empty()) return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_metrics_ < std::chrono::seconds(std::max<int64_t>(1, config_.metrics.interval_s))) {
-    return;
+  // drop_oldest loses data on purpose; say so once per drop, with the seq ranges.
+  ring::RingStats rs = ring_->store().stats();
+  if (rs.dropped_total > dropped_logged_) {
+    std::string ranges;
+    for (const ring::Gap& g : ring_->store().PendingGaps()) {
+      ranges += " " + std::to_string(g.first_seq) + ".." + std::to_string(g.last_seq);
+    }
+    ops::LogWarning("ring full under drop_oldest: " +
+                    std::to_string(rs.dropped_total - dropped_logged_) +
+                    " record(s) dropped before the broker took them; dropped seq ranges:" +
+                    ranges + " (also in `edge-agent ring stats`)");
+    dropped_logged_ = rs.dropped_total;
   }
+  std::string textfile;
+  int64_t interval_s;
+  {
+    std::lock_guard<std::mutex> l(config_mu_);
+    textfile = config_.metrics.textfile_path;
+    interval_s = config_.metrics.interval_s;
+  }
+  if (textfile.empty()) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_metrics_ < std::chrono::seconds(std::max<int64_t>(1, interval_s))) return;
   last_metrics_ = now;
-  Status s = ops::WriteMetricsTextfile(fs_, config_.metrics.textfile_path,
-                                       ops::RenderPrometheus(Snapshot()));
+  Status s = ops::WriteMetricsTextfile(fs_, textfile, ops::RenderPrometheus(Snapshot()));
   if (!s.ok()) ops::LogWarning(s.message());
 }
 
@@ -202,8 +230,13 @@ ops::StatusSnapshot AgentDaemon::Snapshot() const {
   s.connect_failures = ps.connect_failures;
   s.in_flight = ps.in_flight;
   s.confirm_lag = rs.next_seq > ps.confirmed_through ? rs.next_seq - ps.confirmed_through : 0;
-  if (!config_.broker.tls.client_cert_file.empty()) {
-    auto days = port::CertificateDaysLeft(config_.broker.tls.client_cert_file);
+  std::string client_cert;
+  {
+    std::lock_guard<std::mutex> l(config_mu_);
+    client_cert = config_.broker.tls.client_cert_file;
+  }
+  if (!client_cert.empty()) {
+    auto days = port::CertificateDaysLeft(client_cert);
     if (days.ok()) s.tls_cert_expiry_days = *days;
   }
   if (intake_) {

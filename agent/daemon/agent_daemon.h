@@ -57,7 +57,9 @@ class AgentDaemon {
  private:
   AgentDaemon() = default;
 
+  mutable std::mutex config_mu_;  // guards config_.broker and config_.metrics (Reload vs readers)
   config::AgentConfig config_;
+  uint64_t dropped_logged_ = 0;  // main thread: dropped records already logged
   port::FileSystem* fs_ = nullptr;
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<ring::Ring> ring_;

@@ -69,7 +69,13 @@ PublisherStats Publisher::stats() const {
 
 void Publisher::SleepFor(int ms) {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return stop_; });
+  cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return stop_ || reconnect_now_; });
+}
+
+void Publisher::ReconnectNow() {
+  std::lock_guard<std::mutex> l(mu_);
+  reconnect_now_ = true;
+  cv_.notify_all();
 }
 
 void Publisher::Loop() {
@@ -119,6 +125,14 @@ void Publisher::Loop() {
 
 bool Publisher::EnsureSession() {
   if (session_) return true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (reconnect_now_) {
+      reconnect_now_ = false;
+      next_connect_ = Clock::now();
+      backoff_.Reset();
+    }
+  }
   auto now = Clock::now();
   if (now < next_connect_) {
     int wait = static_cast<int>(

@@ -80,6 +80,9 @@ class Publisher {
   void Start();
   // Asks the loop to stop, waits for it. Unconfirmed records stay in the ring.
   void Stop();
+  // Drops any back-off wait and connects at once (SIGHUP after the operator fixed the
+  // credentials: the next attempt should not wait out the refused-login back-off).
+  void ReconnectNow();
   // Waits until every record now durable in the ring is settled, or timeout_ms passes.
   bool WaitIdle(int timeout_ms);
 
@@ -144,6 +147,7 @@ class Publisher {
   std::condition_variable cv_;  // Stop wakes the loop; WaitIdle waits for progress
   PublisherStats stats_;        // guarded by mu_
   bool stop_ = false;           // guarded by mu_
+  bool reconnect_now_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -1,0 +1,1570 @@
+// The daemon people install, end to end: the real `edge-agent run --config FILE` binary as a
+// child process, producers using the C client library (agent/client), a private RabbitMQ node
+// with TLS (tests/support/broker_fixture.h), and a plain AMQP consumer reading back what the
+// broker holds. Each test writes its own config into its own directory (ring, sockets,
+// password file, dead-letter file), runs its own daemon and uses its own exchange and queue;
+// the broker node is shared by the binary.
+//
+// The daemon is started with fork/exec from the test thread and stopped by its process id
+// only (never by name). PR_SET_PDEATHSIG makes it die with the test binary if that is killed
+// (a ctest timeout), and TearDown kills whatever is still running, so no daemon outlives a
+// failed assertion. Its stderr goes to <dir>/agent.log, printed when a test fails.
+//
+// Every wait is a bounded poll on a condition (status, log, socket); nothing asserts a timing.
+//
+// What cannot be provoked through a real daemon and a real disk, and is covered elsewhere:
+// io_error (tests/powercut, the simulated file system) and internal (a bug by definition).
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/amqp/connection.h"
+#include "agent/client/edge_agent_client.h"
+#include "agent/publish/dead_letter_file.h"
+#include "port/file.h"
+#include "tests/support/broker_fixture.h"
+#include "tests/support/loopback.h"
+
+namespace edge::daemon {
+namespace {
+
+using edge::test::BrokerFixture;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr const char* kAgentBinary = EDGE_AGENT_BINARY;
+constexpr const char* kAgentId = "gw-daemon-test";
+// Generous bounds for a loaded 2-core CI machine; polls end as soon as the condition holds.
+constexpr auto kReadyTimeout = 60s;
+constexpr auto kSettleTimeout = 120s;
+constexpr int kClientTimeoutMs = 60000;
+// The agent's confirm_timeout_ms (30 s, not configurable) plus margin: for "wait confirmed".
+constexpr int kWaitConfirmedClientTimeoutMs = 90000;
+
+// --- Small helpers ------------------------------------------------------------------------------
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Tail(const std::string& text, size_t max_bytes) {
+  return text.size() <= max_bytes ? text : "..." + text.substr(text.size() - max_bytes);
+}
+
+// Writes path atomically (temporary file + rename) with the given mode.
+void WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  ASSERT_GE(fd, 0) << "open " << tmp << ": " << std::strerror(errno);
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ASSERT_EQ(::fchmod(fd, mode), 0);
+  ::close(fd);
+  ASSERT_EQ(::rename(tmp.c_str(), path.c_str()), 0) << std::strerror(errno);
+}
+
+// Deterministic payloads that name themselves: "<tag>/<i>/" then n bytes derived from both
+// (binary, zero bytes included), so a consumer can check any body it receives.
+std::string Payload(const std::string& tag, uint64_t i, size_t n) {
+  std::string s = tag + "/" + std::to_string(i) + "/";
+  uint64_t x = (std::hash<std::string>{}(tag) ^ (i * 0x9E3779B97F4A7C15ull)) | 1;
+  for (size_t k = 0; k < n; k++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s += static_cast<char>(x);
+  }
+  return s;
+}
+
+// True when body is exactly what Payload() makes for the tag and index it names.
+bool WellFormedPayload(const std::string& body) {
+  size_t a = body.find('/');
+  if (a == std::string::npos) return false;
+  size_t b = body.find('/', a + 1);
+  if (b == std::string::npos) return false;
+  const std::string tag = body.substr(0, a);
+  const uint64_t i = std::strtoull(body.c_str() + a + 1, nullptr, 10);
+  return body == Payload(tag, i, body.size() - b - 1);
+}
+
+uint64_t SeqOf(const std::string& message_id) {
+  size_t colon = message_id.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return std::strtoull(message_id.c_str() + colon + 1, nullptr, 10);
+}
+
+std::string MessageId(uint64_t seq) { return std::string(kAgentId) + ":" + std::to_string(seq); }
+
+// --- A program run to completion (the CLI) ------------------------------------------------------
+
+struct ProgramResult {
+  int exit_code = -1;  // -1: did not exit normally (or timed out)
+  std::string output;  // stdout and stderr
+};
+
+ProgramResult RunProgram(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  ProgramResult result;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    result.output = std::string("pipe2: ") + std::strerror(errno);
+    return result;
+  }
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  char path_env[] = "PATH=/usr/bin:/bin";
+  char* envp[] = {path_env, nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    result.output = std::string("fork: ") + std::strerror(errno);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return result;
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(pipe_fds[1], 1);
+    ::dup2(pipe_fds[1], 2);
+    ::execve(argv[0], argv.data(), envp);
+    _exit(127);
+  }
+  ::close(pipe_fds[1]);
+  const auto deadline = Clock::now() + timeout;
+  bool timed_out = false;
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      timed_out = r == 0;
+      break;
+    }
+    ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    result.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);  // by its pid: our own child
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!timed_out && WIFEXITED(st)) result.exit_code = WEXITSTATUS(st);
+  if (timed_out) result.output += "\n(timed out; killed)";
+  return result;
+}
+
+// --- The daemon process -------------------------------------------------------------------------
+
+// `edge-agent run`, started by fork/exec and signalled by its pid only. Once reaped, it is never
+// signalled again (its pid may belong to someone else by then).
+class DaemonProcess {
+ public:
+  DaemonProcess() = default;
+  ~DaemonProcess() { Kill(); }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  // stdout and stderr are appended to log_path. Call from the test's main thread only: the
+  // child's PR_SET_PDEATHSIG fires when the thread that forked it ends.
+  bool Start(const std::vector<std::string>& args, const std::string& log_path,
+             std::string* error) {
+    if (Running()) {
+      *error = "a daemon is already running";
+      return false;
+    }
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0) {
+      *error = "open " + log_path + ": " + std::strerror(errno);
+      return false;
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    char path_env[] = "PATH=/usr/bin:/bin";
+    char* envp[] = {path_env, nullptr};
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) _exit(126);  // the test binary died already
+      ::dup2(null_fd, 0);
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execve(argv[0], argv.data(), envp);
+      _exit(127);
+    }
+    ::close(log_fd);
+    ::close(null_fd);
+    if (pid < 0) {
+      *error = std::string("fork: ") + std::strerror(errno);
+      return false;
+    }
+    pid_ = pid;
+    exited_ = false;
+    status_ = 0;
+    return true;
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // Reaps the daemon when it has exited.
+  bool Running() {
+    if (pid_ <= 0 || exited_) return false;
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = st;
+      return false;
+    }
+    return true;
+  }
+
+  void Signal(int sig) {
+    if (Running()) ::kill(pid_, sig);
+  }
+
+  bool WaitForExit(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Running()) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+
+  // Valid once exited: the waitpid status.
+  int wait_status() const { return status_; }
+  bool exited_cleanly() const { return exited_ && WIFEXITED(status_) && WEXITSTATUS(status_) == 0; }
+
+  void Kill() {
+    if (!Running()) return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    exited_ = true;
+    status_ = st;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = true;
+  int status_ = 0;
+};
+
+// --- Producers ----------------------------------------------------------------------------------
+
+struct ConnDeleter {
+  void operator()(edge_agent_conn* c) const { edge_agent_close(c); }
+};
+using ClientConn = std::unique_ptr<edge_agent_conn, ConnDeleter>;
+
+// A raw socket for bytes the C library would never send.
+class RawSocket {
+ public:
+  explicit RawSocket(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RawSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  int fd() const { return fd_; }
+
+  bool WriteAll(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Reads until end of stream or timeout; true on end of stream.
+  bool ReadToEnd(std::string* out, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno == ECONNRESET;
+      if (n == 0) return true;
+      out->append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+void PutBe(std::string* s, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; i--) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t GetBe(const std::string& s, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v = (v << 8) | static_cast<uint8_t>(s[at + i]);
+  return v;
+}
+
+// A SEND frame as docs/PROTOCOL.md draws it, with free choice of type and flags.
+std::string SendFrame(uint8_t type, uint8_t flags, uint32_t request_id, const std::string& route,
+                      const std::string& payload) {
+  std::string body;
+  body.push_back(static_cast<char>(type));
+  body.push_back(static_cast<char>(flags));
+  PutBe(&body, request_id, 4);
+  PutBe(&body, route.size(), 2);
+  PutBe(&body, 0, 2);  // header_count
+  body += route;
+  body += payload;
+  std::string frame;
+  PutBe(&frame, body.size(), 4);
+  return frame + body;
+}
+
+struct RawAnswer {
+  int code = -1;
+  uint32_t request_id = 0;
+  int receipt = -1;
+  uint64_t seq = 0;
+  std::string text;
+};
+
+// Splits a byte stream of answers; false if it holds anything that is not a whole answer.
+bool ParseAnswers(const std::string& bytes, std::vector<RawAnswer>* out) {
+  size_t at = 0;
+  while (at < bytes.size()) {
+    if (bytes.size() - at < 4 + 17) return false;
+    const uint64_t frame_len = GetBe(bytes, at, 4);
+    if (frame_len < 17 || bytes.size() - at - 4 < frame_len) return false;
+    if (static_cast<uint8_t>(bytes[at + 4]) != 0x81) return false;
+    RawAnswer a;
+    a.code = static_cast<uint8_t>(bytes[at + 5]);
+    a.request_id = static_cast<uint32_t>(GetBe(bytes, at + 6, 4));
+    a.receipt = static_cast<uint8_t>(bytes[at + 10]);
+    a.seq = GetBe(bytes, at + 11, 8);
+    const uint64_t text_len = GetBe(bytes, at + 19, 2);
+    if (text_len != frame_len - 17) return false;
+    a.text = bytes.substr(at + 21, text_len);
+    out->push_back(a);
+    at += 4 + frame_len;
+  }
+  return true;
+}
+
+std::string Describe(int rc, const edge_agent_result& r) {
+  return std::string(edge_agent_strerror(rc)) + " (receipt " + edge_agent_receipt_name(r.receipt) +
+         ", seq " + std::to_string(r.seq) + "): " + r.message;
+}
+
+// --- What the consumer received -----------------------------------------------------------------
+
+struct Delivered {
+  std::string message_id;
+  std::string body;
+  std::map<std::string, std::string> headers;
+
+  std::string Header(const std::string& key) const {
+    auto it = headers.find(key);
+    return it == headers.end() ? "(no header " + key + ")" : it->second;
+  }
+};
+
+// --- `edge-agent status --json`, parsed -----------------------------------------------------------
+
+struct AgentStatus {
+  bool ok = false;
+  std::string raw;
+  std::string agent_id;
+  std::string full_policy;
+  std::string endpoint;
+  std::string last_error;
+  bool connected = false;
+  uint64_t ring_bytes = 0;
+  uint64_t ring_depth = 0;
+  uint64_t head_seq = 0;
+  uint64_t next_seq = 0;
+  uint64_t oldest_unconfirmed_age_ms = 0;
+  uint64_t epoch = 0;
+  uint64_t published = 0;
+  uint64_t confirmed = 0;
+  uint64_t returned = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t dropped = 0;
+  uint64_t rejected_ring_full = 0;
+  uint64_t reconnects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t in_flight = 0;
+  uint64_t confirm_lag = 0;
+  std::map<std::string, uint64_t> answers;
+};
+
+bool ParseStatusJson(const std::string& text, AgentStatus* s) {
+  s->raw = text;
+  std::unique_ptr<cJSON, void (*)(cJSON*)> root(cJSON_Parse(text.c_str()), cJSON_Delete);
+  if (!root || !cJSON_IsObject(root.get())) return false;
+  auto str = [&](const char* k) {
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(root.get(), k);
+    return cJSON_IsString(v) ? std::string(v->valuestring) : std::string();
+  };
+  bool all_numbers = true;
+  auto num = [&](const char* k) {
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(root.get(), k);
+    if (!cJSON_IsNumber(v)) {
+      all_numbers = false;
+      return uint64_t{0};
+    }
+    return static_cast<uint64_t>(v->valuedouble);
+  };
+  s->agent_id = str("agent_id");
+  s->full_policy = str("full_policy");
+  s->endpoint = str("endpoint");
+  s->last_error = str("last_error");
+  const cJSON* connected = cJSON_GetObjectItemCaseSensitive(root.get(), "connected");
+  if (!cJSON_IsBool(connected)) return false;
+  s->connected = cJSON_IsTrue(connected);
+  s->ring_bytes = num("ring_bytes");
+  s->ring_depth = num("ring_depth");
+  s->head_seq = num("head_seq");
+  s->next_seq = num("next_seq");
+  s->oldest_unconfirmed_age_ms = num("oldest_unconfirmed_age_ms");
+  s->epoch = num("epoch");
+  s->published = num("published");
+  s->confirmed = num("confirmed");
+  s->returned = num("returned");
+  s->dead_lettered = num("dead_lettered");
+  s->dropped = num("dropped");
+  s->rejected_ring_full = num("rejected_ring_full");
+  s->reconnects = num("reconnects");
+  s->connect_failures = num("connect_failures");
+  s->in_flight = num("in_flight");
+  s->confirm_lag = num("confirm_lag");
+  const cJSON* answers = cJSON_GetObjectItemCaseSensitive(root.get(), "intake_answers");
+  if (!cJSON_IsObject(answers)) return false;
+  for (const cJSON* a = answers->child; a != nullptr; a = a->next) {
+    if (cJSON_IsNumber(a)) s->answers[a->string] = static_cast<uint64_t>(a->valuedouble);
+  }
+  return all_numbers;
+}
+
+// --- The agent's config -------------------------------------------------------------------------
+
+struct AgentOptions {
+  std::string dir;  // everything of this daemon lives here
+  uint16_t broker_port = 0;
+  std::string ring_size = "16MiB";
+  std::string full_policy = "reject";
+  std::string max_frame_bytes = "1MiB";
+  int confirm_window = 256;
+  std::string exchange;
+  std::string queue;
+  int drain_ms = 20000;
+
+  std::string config_path() const { return dir + "/agent.json"; }
+  std::string password_path() const { return dir + "/broker.password"; }
+  std::string ring_path() const { return dir + "/ring"; }
+  std::string intake_socket() const { return dir + "/intake.sock"; }
+  std::string control_socket() const { return dir + "/control.sock"; }
+  std::string dead_letter_path() const { return dir + "/dead-letters.jsonl"; }
+  std::string log_path() const { return dir + "/agent.log"; }
+};
+
+// Routes: "main" reaches the queue; "nowhere" goes to the same exchange with a routing key
+// nothing is bound to, so the broker returns it.
+std::string ConfigJson(const AgentOptions& o, const BrokerFixture& broker) {
+  std::ostringstream j;
+  j << "{\n"
+    << "  \"agent_id\": \"" << kAgentId << "\",\n"
+    << "  \"ring\": {\"path\": \"" << o.ring_path() << "\", \"size\": \"" << o.ring_size
+    << "\", \"full_policy\": \"" << o.full_policy << "\"},\n"
+    << "  \"intake\": {\"socket_path\": \"" << o.intake_socket()
+    << "\", \"socket_mode\": \"0660\", \"max_frame_bytes\": \"" << o.max_frame_bytes << "\"},\n"
+    << "  \"control\": {\"socket_path\": \"" << o.control_socket() << "\"},\n"
+    << "  \"dead_letter_path\": \"" << o.dead_letter_path() << "\",\n"
+    << "  \"broker\": {\n"
+    << "    \"endpoints\": [{\"host\": \"127.0.0.1\", \"port\": " << o.broker_port << "}],\n"
+    << "    \"tls\": {\"enabled\": true, \"ca_file\": \"" << broker.certs().ca()
+    << "\", \"server_name\": \"localhost\"},\n"
+    << "    \"auth\": {\"mechanism\": \"plain\", \"user\": \"" << broker.user()
+    << "\", \"password_file\": \"" << o.password_path() << "\"},\n"
+    << "    \"heartbeat_s\": 5,\n"
+    << "    \"connect_timeout_ms\": 3000,\n"
+    << "    \"handshake_timeout_ms\": 5000,\n"
+    << "    \"backoff_initial_ms\": 100,\n"
+    << "    \"backoff_max_ms\": 1000,\n"
+    << "    \"confirm_window\": " << o.confirm_window << "\n"
+    << "  },\n"
+    << "  \"topology\": {\n"
+    << "    \"exchanges\": [{\"name\": \"" << o.exchange << "\", \"type\": \"direct\"}],\n"
+    << "    \"queues\": [{\"name\": \"" << o.queue << "\", \"durable\": true}],\n"
+    << "    \"bindings\": [{\"queue\": \"" << o.queue << "\", \"exchange\": \"" << o.exchange
+    << "\", \"routing_key\": \"k\"}]\n"
+    << "  },\n"
+    << "  \"routes\": {\n"
+    << "    \"main\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"k\"},\n"
+    << "    \"nowhere\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"no-binding\"}\n"
+    << "  },\n"
+    << "  \"log\": {\"level\": \"info\"}\n"
+    << "}\n";
+  return j.str();
+}
+
+// --- The fixture --------------------------------------------------------------------------------
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto b = BrokerFixture::Start();
+    if (!b.ok()) {
+      start_error_ = new std::string(b.status().ToString());
+      return;
+    }
+    broker_ = std::move(b).value().release();
+    password_ = new std::string(broker_->password());
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    broker_ = nullptr;
+    delete password_;
+    password_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    char tmpl[] = "/var/tmp/edge-daemon-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+    dir_ = tmpl;
+    opts_ = DefaultOptions(dir_);
+  }
+
+  void TearDown() override {
+    // Whatever happened: no daemon outlives its test (SIGKILL by the pid we started).
+    const bool was_running = daemon_.Running();
+    daemon_.Kill();
+    if (HasFailure()) {
+      for (const std::string& log : logs_) {
+        std::printf("--- daemon log %s ---\n%s\n--- end of daemon log ---\n", log.c_str(),
+                    Tail(ReadWholeFile(log), 12000).c_str());
+      }
+      if (was_running) std::printf("(the daemon was still running: killed in TearDown)\n");
+    }
+    // Leave the shared broker as the next test expects it.
+    if (broker_down_) {
+      Status s = broker_->Restart();
+      broker_down_ = !s.ok();
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    if (*password_ != broker_->password()) {
+      Status s = broker_->Ctl({"change_password", broker_->user(), broker_->password()});
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      *password_ = broker_->password();
+    }
+    const char* keep = std::getenv("EDGE_TEST_KEEP_DAEMON_DIR");
+    if (keep != nullptr && std::string(keep) == "1") {
+      std::printf("kept %s\n", dir_.c_str());
+    } else {
+      std::system(("rm -rf '" + dir_ + "'").c_str());
+    }
+  }
+
+  AgentOptions DefaultOptions(const std::string& dir) const {
+    AgentOptions o;
+    o.dir = dir;
+    o.broker_port = broker_->amqps_port();
+    o.exchange = Unique("x");
+    o.queue = Unique("q");
+    return o;
+  }
+
+  static std::string Unique(const std::string& what) {
+    static int counter = 0;
+    return "edge-dt-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  }
+
+  // Writes the config and the password file (mode 0600) of opts_.
+  void WriteConfig() {
+    ASSERT_NO_FATAL_FAILURE(WriteFileAtomically(opts_.password_path(), *password_ + "\n", 0600));
+    ASSERT_NO_FATAL_FAILURE(
+        WriteFileAtomically(opts_.config_path(), ConfigJson(opts_, *broker_), 0644));
+  }
+
+  // Starts `edge-agent run` with opts_ and waits until both its sockets answer.
+  void StartDaemon() {
+    ASSERT_NO_FATAL_FAILURE(WriteConfig());
+    if (std::find(logs_.begin(), logs_.end(), opts_.log_path()) == logs_.end()) {
+      logs_.push_back(opts_.log_path());
+    }
+    std::string error;
+    ASSERT_TRUE(daemon_.Start({kAgentBinary, "run", "--config", opts_.config_path(), "--drain-ms",
+                               std::to_string(opts_.drain_ms)},
+                              opts_.log_path(), &error))
+        << error;
+    const auto deadline = Clock::now() + kReadyTimeout;
+    for (;;) {
+      ASSERT_TRUE(daemon_.Running()) << "edge-agent exited during start-up (wait status "
+                                     << daemon_.wait_status() << ")";
+      if (::access(opts_.intake_socket().c_str(), F_OK) == 0 && QueryStatus().ok) {
+        edge_agent_conn* c = nullptr;
+        if (edge_agent_connect(opts_.intake_socket().c_str(), 1000, &c) == EDGE_AGENT_OK) {
+          edge_agent_close(c);
+          return;
+        }
+      }
+      ASSERT_LT(Clock::now(), deadline) << "edge-agent not ready within the bound";
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  // SIGTERM by pid, then waits for the exit; the daemon must exit 0.
+  void StopDaemon() {
+    ASSERT_TRUE(daemon_.Running()) << "the daemon is not running";
+    daemon_.Signal(SIGTERM);
+    ASSERT_TRUE(daemon_.WaitForExit(std::chrono::milliseconds(opts_.drain_ms) + 60s))
+        << "edge-agent did not exit after SIGTERM";
+    ASSERT_TRUE(daemon_.exited_cleanly())
+        << "edge-agent exited with wait status " << daemon_.wait_status();
+  }
+
+  ProgramResult Cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {kAgentBinary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, 30s);
+  }
+
+  AgentStatus QueryStatus() {
+    AgentStatus s;
+    ProgramResult r = Cli({"status", "--json", "--socket", opts_.control_socket()});
+    if (r.exit_code != 0) {
+      s.raw = r.output;
+      return s;
+    }
+    s.ok = ParseStatusJson(r.output, &s);
+    return s;
+  }
+
+  // Polls the status until pred holds; *last gets the last status seen.
+  bool WaitForStatus(const std::function<bool(const AgentStatus&)>& pred,
+                     std::chrono::milliseconds timeout, AgentStatus* last) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      *last = QueryStatus();
+      if (last->ok && pred(*last)) return true;
+      if (Clock::now() >= deadline || !daemon_.Running()) return false;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  bool WaitForLog(const std::string& needle, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (ReadWholeFile(opts_.log_path()).find(needle) != std::string::npos) return true;
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  ClientConn Connect() {
+    edge_agent_conn* c = nullptr;
+    int rc = edge_agent_connect(opts_.intake_socket().c_str(), kClientTimeoutMs, &c);
+    EXPECT_EQ(rc, EDGE_AGENT_OK) << edge_agent_strerror(rc);
+    return ClientConn(c);
+  }
+
+  // Sends one payload and expects a durable receipt; returns its seq (0 on failure).
+  uint64_t SendDurable(edge_agent_conn* c, const std::string& route, const std::string& payload) {
+    edge_agent_result r{};
+    int rc = edge_agent_send(c, route.c_str(), nullptr, 0, payload.data(), payload.size(), 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_OK) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_DURABLE);
+    return rc == EDGE_AGENT_OK ? r.seq : 0;
+  }
+
+  // Reads the queue (plaintext, straight to the broker) until every id in expect was seen and
+  // then nothing more came for 2 s (late duplicates), or until the bound.
+  std::vector<Delivered> Consume(const std::string& queue, const std::set<std::string>& expect,
+                                 std::chrono::milliseconds bound = kSettleTimeout) {
+    std::vector<Delivered> out;
+    amqp::Endpoint e;
+    e.host = "127.0.0.1";
+    e.port = broker_->amqp_port();
+    e.security = port::TransportSecurity::kPlaintext;
+    e.user = broker_->user();
+    e.password = *password_;
+    e.heartbeat_s = 10;
+    e.connect_timeout_ms = 5000;
+    e.connection_name = "edge-agent daemon test consumer";
+    auto c = amqp::Connection::Connect(e);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (!c.ok()) return out;
+    amqp_connection_state_t st = (*c)->state();
+    amqp_basic_qos(st, amqp::Connection::kChannel, 0, 500, 0);
+    EXPECT_TRUE((*c)->CheckLastRpc("basic.qos").ok());
+    amqp_basic_consume(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue.c_str()),
+                       amqp_empty_bytes, 0, /*no_ack=*/1, 0, amqp_empty_table);
+    Status consumed = (*c)->CheckLastRpc("basic.consume");
+    EXPECT_TRUE(consumed.ok()) << consumed.ToString();
+    if (!consumed.ok()) return out;
+    std::set<std::string> missing = expect;
+    const auto deadline = Clock::now() + bound;
+    auto quiet_since = Clock::now();
+    while (Clock::now() < deadline) {
+      if (missing.empty() && Clock::now() - quiet_since >= 2s) break;
+      amqp_envelope_t env;
+      amqp_maybe_release_buffers(st);
+      struct timeval tv = {0, 500 * 1000};
+      amqp_rpc_reply_t r = amqp_consume_message(st, &env, &tv, 0);
+      if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+          r.library_error == AMQP_STATUS_TIMEOUT) {
+        continue;
+      }
+      if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        ADD_FAILURE() << "consume failed: " << (*c)->CheckReply(r, "consume").ToString();
+        break;
+      }
+      Delivered d;
+      amqp_basic_properties_t& p = env.message.properties;
+      if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+        d.message_id.assign(static_cast<char*>(p.message_id.bytes), p.message_id.len);
+      }
+      if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+        for (int i = 0; i < p.headers.num_entries; i++) {
+          const amqp_table_entry_t& h = p.headers.entries[i];
+          if (h.value.kind != AMQP_FIELD_KIND_UTF8 && h.value.kind != AMQP_FIELD_KIND_BYTES) {
+            continue;
+          }
+          d.headers[std::string(static_cast<char*>(h.key.bytes), h.key.len)] = std::string(
+              static_cast<char*>(h.value.value.bytes.bytes), h.value.value.bytes.len);
+        }
+      }
+      d.body.assign(static_cast<char*>(env.message.body.bytes), env.message.body.len);
+      amqp_destroy_envelope(&env);
+      missing.erase(d.message_id);
+      quiet_since = Clock::now();
+      out.push_back(std::move(d));
+    }
+    EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expect.size()
+                                 << " expected messages did not arrive, e.g. "
+                                 << *missing.begin();
+    return out;
+  }
+
+  static BrokerFixture* broker_;
+  static std::string* start_error_;
+  static std::string* password_;  // the broker user's current password
+  static bool broker_down_;       // a test killed the node; TearDown restarts it
+
+  std::string dir_;
+  AgentOptions opts_;
+  DaemonProcess daemon_;
+  std::vector<std::string> logs_;  // every daemon log of this test, printed when it fails
+};
+
+BrokerFixture* DaemonTest::broker_ = nullptr;
+std::string* DaemonTest::start_error_ = nullptr;
+std::string* DaemonTest::password_ = nullptr;
+bool DaemonTest::broker_down_ = false;
+
+// --- Tests --------------------------------------------------------------------------------------
+
+TEST_F(DaemonTest, PipelinedProducersGetInOrderDurableReceiptsAndEverythingArrives) {
+  opts_.ring_size = "64MiB";
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  constexpr int kConnections = 8;
+  constexpr int kPerConnection = 500;
+  struct Sent {
+    std::string tag;
+    std::string payload;
+  };
+  std::vector<std::map<uint64_t, Sent>> by_conn(kConnections);
+  std::vector<std::string> errors(kConnections);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kConnections; k++) {
+    threads.emplace_back([&, k] {
+      const std::string tag = "p" + std::to_string(k);
+      edge_agent_conn* raw = nullptr;
+      int rc = edge_agent_connect(opts_.intake_socket().c_str(), kClientTimeoutMs, &raw);
+      ClientConn c(raw);
+      if (rc != EDGE_AGENT_OK) {
+        errors[k] = std::string("connect: ") + edge_agent_strerror(rc);
+        return;
+      }
+      std::vector<uint32_t> ids;
+      std::vector<std::string> payloads;
+      const edge_agent_header header{"producer", tag.data(), tag.size()};
+      // Every request written before any answer is read: the library keeps taking answers
+      // while the agent's back-pressure holds its writes.
+      for (int i = 0; i < kPerConnection; i++) {
+        payloads.push_back(Payload(tag, i, static_cast<size_t>((k * 7919 + i * 37) % 3000)));
+        uint32_t id = 0;
+        rc = edge_agent_send_async(c.get(), "main", &header, 1, payloads.back().data(),
+                                   payloads.back().size(), 0, &id);
+        if (rc != EDGE_AGENT_OK) {
+          errors[k] = "send_async " + std::to_string(i) + ": " + edge_agent_strerror(rc);
+          return;
+        }
+        ids.push_back(id);
+      }
+      uint64_t prev_seq = 0;
+      for (int i = 0; i < kPerConnection; i++) {
+        edge_agent_result r{};
+        rc = edge_agent_read_result(c.get(), &r);
+        if (rc != EDGE_AGENT_OK || r.receipt != EDGE_AGENT_RECEIPT_DURABLE) {
+          errors[k] = "answer " + std::to_string(i) + ": " + Describe(rc, r);
+          return;
+        }
+        if (r.request_id != ids[i]) {
+          errors[k] = "answer " + std::to_string(i) + " is for request " +
+                      std::to_string(r.request_id) + ", expected " + std::to_string(ids[i]);
+          return;
+        }
+        if (r.seq <= prev_seq) {
+          errors[k] = "seq " + std::to_string(r.seq) + " after " + std::to_string(prev_seq) +
+                      ": not increasing on one connection";
+          return;
+        }
+        prev_seq = r.seq;
+        by_conn[k][r.seq] = Sent{tag, payloads[i]};
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int k = 0; k < kConnections; k++) ASSERT_EQ(errors[k], "") << "connection " << k;
+
+  std::map<uint64_t, Sent> sent;
+  for (auto& m : by_conn) {
+    for (auto& [seq, s] : m) ASSERT_TRUE(sent.emplace(seq, s).second) << "seq " << seq << " twice";
+  }
+  ASSERT_EQ(sent.size(), static_cast<size_t>(kConnections * kPerConnection));
+
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus(
+      [&](const AgentStatus& s) { return s.ring_depth == 0 && s.confirmed >= sent.size(); },
+      kSettleTimeout, &st))
+      << st.raw;
+
+  std::set<std::string> expect;
+  for (const auto& [seq, s] : sent) expect.insert(MessageId(seq));
+  std::vector<Delivered> got = Consume(opts_.queue, expect);
+  std::set<uint64_t> seen;
+  uint64_t duplicates = 0;
+  uint64_t prev = 0;
+  for (const Delivered& d : got) {
+    ASSERT_EQ(d.message_id.rfind(std::string(kAgentId) + ":", 0), 0u) << d.message_id;
+    const uint64_t seq = SeqOf(d.message_id);
+    auto it = sent.find(seq);
+    ASSERT_NE(it, sent.end()) << "a message nobody sent: " << d.message_id;
+    if (!seen.insert(seq).second) {
+      duplicates++;
+      continue;
+    }
+    EXPECT_GT(seq, prev) << "out of order at " << d.message_id;
+    prev = seq;
+    ASSERT_EQ(d.body, it->second.payload) << "bytes differ for " << d.message_id;
+    EXPECT_EQ(d.Header("producer"), it->second.tag) << d.message_id;
+    EXPECT_EQ(d.Header("x-edge-route"), "main") << d.message_id;
+    EXPECT_EQ(d.Header("x-edge-seq"), std::to_string(seq)) << d.message_id;
+  }
+  EXPECT_EQ(seen.size(), sent.size());
+  EXPECT_EQ(duplicates, 0u) << "duplicates without any reconnect";
+  std::printf("pipelined: connections=%d records=%zu delivered=%zu duplicates=%llu\n",
+              kConnections, sent.size(), seen.size(),
+              static_cast<unsigned long long>(duplicates));
+}
+
+TEST_F(DaemonTest, WaitConfirmedAnswersOnlyAfterTheBrokerConfirmed) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+  ClientConn c = Connect();
+  ASSERT_TRUE(c);
+  edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
+
+  // With the broker up: answered `confirmed`.
+  const std::string first = Payload("confirmed", 1, 100);
+  edge_agent_result r{};
+  int rc = edge_agent_send(c.get(), "main", nullptr, 0, first.data(), first.size(),
+                           EDGE_AGENT_WAIT_CONFIRMED, &r);
+  ASSERT_EQ(rc, EDGE_AGENT_OK) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_CONFIRMED);
+  const uint64_t seq_first = r.seq;
+  ASSERT_GT(seq_first, 0u);
+
+  // Broker gone (kill -9).
+  broker_->KillHard();
+  broker_down_ = true;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return !s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+
+  // A plain send needs no broker: durable at once.
+  const std::string durable = Payload("durable-while-down", 2, 100);
+  const uint64_t seq_durable = SendDurable(c.get(), "main", durable);
+  ASSERT_GT(seq_durable, seq_first);
+
+  // docs/PROTOCOL.md: without a confirm within confirm_timeout_ms (30 s) the answer is
+  // `timeout` with receipt durable and the seq; the record is still being delivered. A plain
+  // request pipelined behind it on the same connection is answered only after it (answers
+  // come in request order).
+  const std::string waits = Payload("waits", 3, 100);
+  const std::string behind = Payload("behind", 4, 100);
+  ASSERT_EQ(edge_agent_send_async(c.get(), "main", nullptr, 0, waits.data(), waits.size(),
+                                  EDGE_AGENT_WAIT_CONFIRMED, nullptr),
+            EDGE_AGENT_OK);
+  ASSERT_EQ(edge_agent_send_async(c.get(), "main", nullptr, 0, behind.data(), behind.size(), 0,
+                                  nullptr),
+            EDGE_AGENT_OK);
+  rc = edge_agent_read_result(c.get(), &r);
+  ASSERT_EQ(rc, EDGE_AGENT_TIMEOUT) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_DURABLE);
+  const uint64_t seq_waits = r.seq;
+  EXPECT_GT(seq_waits, seq_durable);
+  EXPECT_NE(std::string(r.message).find("confirm_timeout_ms"), std::string::npos) << r.message;
+  rc = edge_agent_read_result(c.get(), &r);
+  ASSERT_EQ(rc, EDGE_AGENT_OK) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_DURABLE);
+  const uint64_t seq_behind = r.seq;
+  EXPECT_GT(seq_behind, seq_waits);
+
+  // Broker back: what was durable is delivered, and `confirmed` works again.
+  Status s = broker_->Restart();
+  ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << broker_->LogTail();
+  broker_down_ = false;
+  ASSERT_TRUE(WaitForStatus(
+      [](const AgentStatus& x) { return x.connected && x.ring_depth == 0; }, kSettleTimeout, &st))
+      << st.raw;
+  const std::string after = Payload("after-restart", 5, 100);
+  rc = edge_agent_send(c.get(), "main", nullptr, 0, after.data(), after.size(),
+                       EDGE_AGENT_WAIT_CONFIRMED, &r);
+  ASSERT_EQ(rc, EDGE_AGENT_OK) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_CONFIRMED);
+  const uint64_t seq_after = r.seq;
+
+  const std::map<uint64_t, std::string> sent = {{seq_first, first},
+                                                {seq_durable, durable},
+                                                {seq_waits, waits},
+                                                {seq_behind, behind},
+                                                {seq_after, after}};
+  std::set<std::string> expect;
+  for (const auto& [seq, p] : sent) expect.insert(MessageId(seq));
+  for (const Delivered& d : Consume(opts_.queue, expect)) {
+    auto it = sent.find(SeqOf(d.message_id));
+    ASSERT_NE(it, sent.end()) << d.message_id;
+    EXPECT_EQ(d.body, it->second) << d.message_id;
+  }
+}
+
+TEST_F(DaemonTest, EveryErrorCodeIsReportedThroughTheRealDaemon) {
+  // Part 1, broker reachable. A 1 MiB ring has segments of about 252 KiB: the largest record.
+  opts_.ring_size = "1MiB";
+  opts_.max_frame_bytes = "512KiB";
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  {
+    ClientConn c = Connect();
+    ASSERT_TRUE(c);
+    edge_agent_result r{};
+
+    // unknown_route: not stored, the connection stays usable.
+    int rc = edge_agent_send(c.get(), "nosuchroute", nullptr, 0, "x", 1, 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_UNKNOWN_ROUTE) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_NONE);
+    EXPECT_EQ(r.seq, 0u);
+    EXPECT_NE(std::string(r.message).find("nosuchroute"), std::string::npos) << r.message;
+    EXPECT_GT(SendDurable(c.get(), "main", "after unknown_route"), 0u);
+
+    // bad_frame for invalid content (a reserved x-edge-* header): the connection stays usable.
+    const edge_agent_header reserved{"x-edge-route", "main", 4};
+    rc = edge_agent_send(c.get(), "main", &reserved, 1, "x", 1, 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_BAD_FRAME) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_NONE);
+    EXPECT_GT(SendDurable(c.get(), "main", "after bad_frame"), 0u);
+
+    // too_large, record: fits max_frame_bytes but not a ring segment; the connection stays.
+    const std::string big(300 << 10, 'r');
+    rc = edge_agent_send(c.get(), "main", nullptr, 0, big.data(), big.size(), 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_TOO_LARGE) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_NONE);
+    EXPECT_NE(std::string(r.message).find("per record"), std::string::npos) << r.message;
+    EXPECT_GT(SendDurable(c.get(), "main", "after too_large"), 0u);
+
+    // A record that does fit a segment is fine.
+    EXPECT_GT(SendDurable(c.get(), "main", std::string(100 << 10, 'f')), 0u);
+
+    // too_large, frame: over max_frame_bytes; answered from the frame head, then closed.
+    const std::string huge(600 << 10, 'h');
+    rc = edge_agent_send(c.get(), "main", nullptr, 0, huge.data(), huge.size(), 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_TOO_LARGE) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_NONE);
+    rc = edge_agent_send(c.get(), "main", nullptr, 0, "x", 1, 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_E_CLOSED) << "the agent keeps a connection whose frame it skipped: "
+                                       << Describe(rc, r);
+  }
+  {
+    // bad_frame for broken framing (unknown type, then unknown flags): answered with the
+    // request id, then the connection is closed.
+    const std::vector<std::pair<uint8_t, uint8_t>> broken = {{0x07, 0x00}, {0x01, 0x80}};
+    for (const auto& [type, flags] : broken) {
+      RawSocket raw(opts_.intake_socket());
+      ASSERT_GE(raw.fd(), 0);
+      ASSERT_TRUE(raw.WriteAll(SendFrame(type, flags, 0x01020304, "main", "garbage")));
+      std::string bytes;
+      ASSERT_TRUE(raw.ReadToEnd(&bytes, 30s)) << "the agent did not close the connection";
+      std::vector<RawAnswer> answers;
+      ASSERT_TRUE(ParseAnswers(bytes, &answers)) << "not a sequence of answers";
+      ASSERT_EQ(answers.size(), 1u);
+      EXPECT_EQ(answers[0].code, EDGE_AGENT_BAD_FRAME) << answers[0].text;
+      EXPECT_EQ(answers[0].request_id, 0x01020304u);
+      EXPECT_EQ(answers[0].receipt, EDGE_AGENT_RECEIPT_NONE);
+      EXPECT_FALSE(answers[0].text.empty());
+    }
+  }
+  {
+    // not_delivered: the broker returns it (no binding); durable, in the dead-letter file.
+    ClientConn c = Connect();
+    ASSERT_TRUE(c);
+    edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
+    edge_agent_result r{};
+    const std::string lost = "nobody is bound to this";
+    int rc = edge_agent_send(c.get(), "nowhere", nullptr, 0, lost.data(), lost.size(),
+                             EDGE_AGENT_WAIT_CONFIRMED, &r);
+    ASSERT_EQ(rc, EDGE_AGENT_NOT_DELIVERED) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_DURABLE);
+    ASSERT_GT(r.seq, 0u);
+    auto dl = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), opts_.dead_letter_path());
+    ASSERT_TRUE(dl.ok()) << dl.status().ToString();
+    bool found = false;
+    for (const publish::DeadLetter& e : *dl) {
+      if (e.seq != r.seq) continue;
+      found = true;
+      EXPECT_EQ(e.reason, "returned");
+      EXPECT_EQ(e.reply_code, 312);
+      EXPECT_EQ(e.route, "nowhere");
+      EXPECT_EQ(e.routing_key, "no-binding");
+      EXPECT_EQ(e.agent_id, kAgentId);
+      EXPECT_EQ(e.payload, lost);
+    }
+    EXPECT_TRUE(found) << "seq " << r.seq << " not in " << opts_.dead_letter_path() << ":\n"
+                       << ReadWholeFile(opts_.dead_letter_path());
+  }
+  AgentStatus st = QueryStatus();
+  ASSERT_TRUE(st.ok) << st.raw;
+  EXPECT_GE(st.answers["unknown_route"], 1u) << st.raw;
+  EXPECT_GE(st.answers["too_large"], 2u) << st.raw;
+  EXPECT_GE(st.answers["bad_frame"], 3u) << st.raw;
+  EXPECT_GE(st.answers["not_delivered"], 1u) << st.raw;
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
+
+  // Part 2, no broker (a closed port): a tiny ring under `reject` fills up and stays full.
+  opts_ = DefaultOptions(dir_ + "/unreachable");
+  ASSERT_EQ(::mkdir(opts_.dir.c_str(), 0700), 0);
+  auto closed_port = edge::test::PickFreePort();
+  ASSERT_TRUE(closed_port.ok());
+  opts_.broker_port = *closed_port;
+  opts_.ring_size = "1MiB";
+  opts_.drain_ms = 3000;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  // A producer waiting for `confirmed`: the broker never confirms, so it is still waiting when
+  // the agent stops.
+  ClientConn waiter = Connect();
+  ASSERT_TRUE(waiter);
+  const std::string waiting_payload = "waits for a broker that never comes";
+  ASSERT_EQ(edge_agent_send_async(waiter.get(), "main", nullptr, 0, waiting_payload.data(),
+                                  waiting_payload.size(), EDGE_AGENT_WAIT_CONFIRMED, nullptr),
+            EDGE_AGENT_OK);
+
+  // ring_full: not stored, receipt none.
+  {
+    ClientConn c = Connect();
+    ASSERT_TRUE(c);
+    const std::string chunk(16 << 10, 'z');
+    edge_agent_result r{};
+    int rc = EDGE_AGENT_OK;
+    int stored = 0;
+    for (int i = 0; i < 1000 && rc == EDGE_AGENT_OK; i++) {
+      rc = edge_agent_send(c.get(), "main", nullptr, 0, chunk.data(), chunk.size(), 0, &r);
+      if (rc == EDGE_AGENT_OK) stored++;
+    }
+    ASSERT_EQ(rc, EDGE_AGENT_RING_FULL) << Describe(rc, r);
+    EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_NONE);
+    EXPECT_EQ(r.seq, 0u);
+    EXPECT_GT(stored, 10);
+    // And it stays full: nothing drains.
+    rc = edge_agent_send(c.get(), "main", nullptr, 0, chunk.data(), chunk.size(), 0, &r);
+    EXPECT_EQ(rc, EDGE_AGENT_RING_FULL) << Describe(rc, r);
+  }
+  st = QueryStatus();
+  ASSERT_TRUE(st.ok) << st.raw;
+  EXPECT_GE(st.rejected_ring_full, 2u) << st.raw;
+  EXPECT_GE(st.answers["ring_full"], 2u) << st.raw;
+  EXPECT_FALSE(st.connected);
+
+  // shutting_down with receipt none needs a request that arrives while the intake is stopping.
+  // The intake stays in that state while it still owes a slow reader answers (up to its
+  // stop_flush_ms, 2 s): a raw client sends requests and never reads the answers, until the
+  // agent stops reading from it (back-pressure).
+  RawSocket slow(opts_.intake_socket());
+  ASSERT_GE(slow.fd(), 0);
+  {
+    const std::string frame = SendFrame(0x01, 0, 7, "zz-unknown", "");
+    std::string batch;
+    for (int i = 0; i < 64; i++) batch += frame;
+    ASSERT_EQ(::fcntl(slow.fd(), F_SETFL, O_NONBLOCK), 0);
+    auto stalled_since = Clock::now();
+    size_t written = 0;
+    const auto bound = Clock::now() + 60s;
+    while (Clock::now() - stalled_since < 500ms) {
+      ASSERT_LT(Clock::now(), bound) << "the agent kept reading from a client that never reads";
+      ssize_t n = ::send(slow.fd(), batch.data(), batch.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        written += static_cast<size_t>(n);
+        stalled_since = Clock::now();
+        // Keep whole frames aligned: finish a partial batch.
+        size_t rest = batch.size() - static_cast<size_t>(n);
+        if (rest > 0) {
+          std::string tail = batch.substr(static_cast<size_t>(n));
+          ASSERT_EQ(::fcntl(slow.fd(), F_SETFL, 0), 0);
+          ASSERT_TRUE(slow.WriteAll(tail));
+          ASSERT_EQ(::fcntl(slow.fd(), F_SETFL, O_NONBLOCK), 0);
+          written += rest;
+        }
+        continue;
+      }
+      ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << std::strerror(errno);
+      std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_GT(written, frame.size() * 256);
+  }
+  // A well-behaved producer keeps sending (ring_full by now) until the agent stops.
+  ClientConn late = Connect();
+  ASSERT_TRUE(late);
+  std::atomic<int> rounds{0};
+  std::atomic<bool> late_done{false};
+  edge_agent_result late_result{};
+  int late_rc = EDGE_AGENT_OK;
+  std::thread late_sender([&] {
+    const auto bound = Clock::now() + 60s;
+    while (Clock::now() < bound) {
+      late_rc = edge_agent_send(late.get(), "main", nullptr, 0, "late", 4, 0, &late_result);
+      rounds++;
+      // Small records may still fit where the 16 KiB ones did not.
+      if (late_rc != EDGE_AGENT_RING_FULL && late_rc != EDGE_AGENT_OK) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    late_done = true;
+  });
+  while (rounds.load() < 3 && !late_done.load()) std::this_thread::sleep_for(5ms);
+  daemon_.Signal(SIGTERM);
+  late_sender.join();
+  EXPECT_EQ(late_rc, EDGE_AGENT_SHUTTING_DOWN) << Describe(late_rc, late_result);
+  if (late_rc == EDGE_AGENT_SHUTTING_DOWN) {
+    EXPECT_EQ(late_result.receipt, EDGE_AGENT_RECEIPT_NONE);
+    EXPECT_EQ(late_result.seq, 0u);
+  }
+  // shutting_down with receipt durable: the waiting producer's record is stored, to be
+  // delivered after the restart.
+  edge_agent_result r{};
+  int rc = edge_agent_read_result(waiter.get(), &r);
+  EXPECT_EQ(rc, EDGE_AGENT_SHUTTING_DOWN) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_DURABLE);
+  EXPECT_EQ(r.seq, 1u) << "the first record of a fresh ring";
+  ASSERT_TRUE(daemon_.WaitForExit(std::chrono::milliseconds(opts_.drain_ms) + 60s));
+  EXPECT_TRUE(daemon_.exited_cleanly()) << "wait status " << daemon_.wait_status();
+}
+
+TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
+  auto closed_port = edge::test::PickFreePort();
+  ASSERT_TRUE(closed_port.ok());
+  opts_.broker_port = *closed_port;
+  opts_.ring_size = "1MiB";
+  opts_.full_policy = "drop_oldest";
+  opts_.drain_ms = 1000;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  // About 3 MiB into a 1 MiB ring with no broker: every send is still stored.
+  constexpr int kRecords = 200;
+  std::map<uint64_t, std::string> sent;
+  {
+    ClientConn c = Connect();
+    ASSERT_TRUE(c);
+    uint64_t prev = 0;
+    for (int i = 0; i < kRecords; i++) {
+      std::string p = Payload("telemetry", i, 16 << 10);
+      uint64_t seq = SendDurable(c.get(), "main", p);
+      ASSERT_GT(seq, prev) << "send " << i;
+      prev = seq;
+      sent[seq] = p;
+    }
+  }
+  AgentStatus st = QueryStatus();
+  ASSERT_TRUE(st.ok) << st.raw;
+  EXPECT_FALSE(st.connected);
+  EXPECT_EQ(st.full_policy, "drop_oldest");
+  EXPECT_GT(st.dropped, 0u) << st.raw;
+  EXPECT_EQ(st.rejected_ring_full, 0u) << st.raw;
+  EXPECT_EQ(st.next_seq, sent.rbegin()->first + 1) << st.raw;
+  EXPECT_GT(st.head_seq, 1u) << st.raw;
+  EXPECT_EQ(st.ring_depth, st.next_seq - st.head_seq);
+  EXPECT_EQ(st.dropped, st.head_seq - 1) << "dropped = everything below the head" << st.raw;
+  const uint64_t first_kept = st.head_seq;
+  const uint64_t dropped = st.dropped;
+
+  // The dropped range, as the read-only ring tool shows it (from the persisted meta slot).
+  const std::string gap = "unreported_gap   1.." + std::to_string(first_kept - 1);
+  ProgramResult stats;
+  const auto deadline = Clock::now() + 30s;
+  do {
+    stats = Cli({"ring", "stats", opts_.ring_path()});
+    if (stats.exit_code == 0 && stats.output.find(gap) != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  } while (Clock::now() < deadline);
+  EXPECT_NE(stats.output.find(gap), std::string::npos) << stats.output;
+
+  // With a broker, exactly the kept records arrive, in order and intact; the dropped range is
+  // visible to consumers as the missing seqs below it.
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
+  opts_.broker_port = broker_->amqps_port();
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(WaitForStatus(
+      [](const AgentStatus& s) { return s.connected && s.ring_depth == 0; }, kSettleTimeout, &st))
+      << st.raw;
+  EXPECT_EQ(st.dropped, dropped) << "the dropped count is persisted across restarts";
+  std::set<std::string> expect;
+  for (uint64_t seq = first_kept; seq <= sent.rbegin()->first; seq++) expect.insert(MessageId(seq));
+  std::set<uint64_t> seen;
+  for (const Delivered& d : Consume(opts_.queue, expect)) {
+    const uint64_t seq = SeqOf(d.message_id);
+    ASSERT_GE(seq, first_kept) << "a dropped record was delivered: " << d.message_id;
+    ASSERT_EQ(d.body, sent[seq]) << d.message_id;
+    seen.insert(seq);
+  }
+  EXPECT_EQ(seen.size(), expect.size());
+  std::printf("drop_oldest: sent=%d dropped=%llu delivered=%zu\n", kRecords,
+              static_cast<unsigned long long>(dropped), seen.size());
+}
+
+TEST_F(DaemonTest, SigtermWhileLoadedLosesNothingAndTheRestartContinues) {
+  opts_.ring_size = "64MiB";
+  opts_.confirm_window = 256;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+
+  // A producer pipelines batches of 16 until it gets anything but a durable receipt.
+  struct ProducerLog {
+    std::map<uint64_t, std::string> durable;  // seq -> payload
+    int end_rc = EDGE_AGENT_OK;
+    std::string end;
+    std::string error;
+  };
+  std::atomic<uint64_t> total_durable{0};
+  auto produce = [&](const std::string& tag, uint64_t max_records, ProducerLog* log) {
+    edge_agent_conn* raw = nullptr;
+    int rc = edge_agent_connect(opts_.intake_socket().c_str(), kClientTimeoutMs, &raw);
+    ClientConn c(raw);
+    if (rc != EDGE_AGENT_OK) {
+      log->end_rc = rc;
+      log->end = std::string("connect: ") + edge_agent_strerror(rc);
+      return;
+    }
+    uint64_t i = 0;
+    uint64_t prev_seq = 0;
+    while (i < max_records) {
+      int sent = 0;
+      for (; sent < 16 && i + static_cast<uint64_t>(sent) < max_records; sent++) {
+        std::string p = Payload(tag, i + static_cast<uint64_t>(sent), 64 + (i + sent) % 700);
+        if (edge_agent_send_async(c.get(), "main", nullptr, 0, p.data(), p.size(), 0, nullptr) !=
+            EDGE_AGENT_OK) {
+          break;
+        }
+      }
+      for (int k = 0; k < sent; k++, i++) {
+        edge_agent_result r{};
+        rc = edge_agent_read_result(c.get(), &r);
+        if (rc != EDGE_AGENT_OK) {
+          log->end_rc = rc;
+          log->end = Describe(rc, r);
+          return;
+        }
+        if (r.receipt != EDGE_AGENT_RECEIPT_DURABLE || r.seq <= prev_seq) {
+          log->error = "bad answer: " + Describe(rc, r) + " after seq " + std::to_string(prev_seq);
+          return;
+        }
+        prev_seq = r.seq;
+        log->durable[r.seq] = Payload(tag, i, 64 + i % 700);
+        total_durable++;
+      }
+      if (sent == 0) {
+        edge_agent_result r{};
+        log->end_rc = edge_agent_read_result(c.get(), &r);
+        log->end = "send failed: " + Describe(log->end_rc, r);
+        return;
+      }
+    }
+  };
+
+  constexpr int kProducers = 4;
+  std::vector<ProducerLog> before(kProducers);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kProducers; k++) {
+    threads.emplace_back(produce, "a" + std::to_string(k), UINT64_MAX, &before[k]);
+  }
+  // Mid-stream: plenty durable, the broker confirming, producers still going.
+  const auto deadline = Clock::now() + kSettleTimeout;
+  while (total_durable.load() < 4000 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  AgentStatus before_stop = QueryStatus();
+  EXPECT_TRUE(before_stop.ok) << before_stop.raw;
+  EXPECT_GT(before_stop.confirmed, 0u) << before_stop.raw;
+  daemon_.Signal(SIGTERM);  // kill(pid, SIGTERM)
+  for (auto& t : threads) t.join();
+  threads.clear();
+  ASSERT_TRUE(daemon_.WaitForExit(std::chrono::milliseconds(opts_.drain_ms) + 60s))
+      << "no exit within the drain deadline";
+  ASSERT_TRUE(daemon_.exited_cleanly()) << "wait status " << daemon_.wait_status();
+  EXPECT_NE(ReadWholeFile(opts_.log_path()).find("unconfirmed record(s) stay in the ring"),
+            std::string::npos);
+
+  std::map<uint64_t, std::string> durable;
+  for (int k = 0; k < kProducers; k++) {
+    EXPECT_EQ(before[k].error, "") << "producer " << k;
+    // Each producer ends on the stop: `shutting_down` (not stored) or a closed connection.
+    EXPECT_TRUE(before[k].end_rc == EDGE_AGENT_SHUTTING_DOWN ||
+                before[k].end_rc == EDGE_AGENT_E_CLOSED)
+        << "producer " << k << " ended with " << before[k].end;
+    for (const auto& [seq, p] : before[k].durable) {
+      EXPECT_TRUE(durable.emplace(seq, p).second) << "seq " << seq << " given twice";
+    }
+  }
+  ASSERT_GE(durable.size(), 4000u);
+  const uint64_t last_seq_before = durable.rbegin()->first;
+
+  // Restart with the same config: the ring continues, seqs are never reused.
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  std::vector<ProducerLog> after(2);
+  for (int k = 0; k < 2; k++) threads.emplace_back(produce, "b" + std::to_string(k), 300, &after[k]);
+  for (auto& t : threads) t.join();
+  for (int k = 0; k < 2; k++) {
+    ASSERT_EQ(after[k].error, "");
+    ASSERT_EQ(after[k].end_rc, EDGE_AGENT_OK) << after[k].end;
+    ASSERT_EQ(after[k].durable.size(), 300u);
+    EXPECT_GT(after[k].durable.begin()->first, last_seq_before) << "a seq was reused";
+    for (const auto& [seq, p] : after[k].durable) {
+      EXPECT_TRUE(durable.emplace(seq, p).second) << "seq " << seq << " given twice";
+    }
+  }
+  ASSERT_TRUE(WaitForStatus(
+      [](const AgentStatus& s) { return s.connected && s.ring_depth == 0; }, kSettleTimeout, &st))
+      << st.raw;
+  EXPECT_GT(st.epoch, before_stop.epoch) << "a new boot epoch after the restart";
+
+  std::set<std::string> expect;
+  for (const auto& [seq, p] : durable) expect.insert(MessageId(seq));
+  std::set<uint64_t> seen;
+  uint64_t duplicates = 0;
+  uint64_t unreceipted = 0;
+  for (const Delivered& d : Consume(opts_.queue, expect)) {
+    const uint64_t seq = SeqOf(d.message_id);
+    if (!seen.insert(seq).second) {
+      duplicates++;
+      continue;
+    }
+    auto it = durable.find(seq);
+    if (it == durable.end()) {
+      // Stored but never answered (the connection ended first): allowed, must be intact.
+      unreceipted++;
+      EXPECT_TRUE(WellFormedPayload(d.body)) << d.message_id;
+      continue;
+    }
+    ASSERT_EQ(d.body, it->second) << d.message_id;
+  }
+  for (const auto& [seq, p] : durable) {
+    ASSERT_TRUE(seen.count(seq)) << "seq " << seq << " had a durable receipt but is missing";
+  }
+  EXPECT_LE(duplicates, static_cast<uint64_t>(opts_.confirm_window))
+      << "duplicates beyond the unconfirmed window";
+  std::printf("sigterm: durable=%zu delivered=%zu duplicates=%llu unreceipted=%llu\n",
+              durable.size(), seen.size(), static_cast<unsigned long long>(duplicates),
+              static_cast<unsigned long long>(unreceipted));
+}
+
+TEST_F(DaemonTest, SighupReloadsBrokerCredentialsForTheNextConnection) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+  std::map<uint64_t, std::string> sent;
+  ClientConn c = Connect();
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 5; i++) {
+    std::string p = Payload("before-rotation", i, 200);
+    uint64_t seq = SendDurable(c.get(), "main", p);
+    ASSERT_GT(seq, 0u);
+    sent[seq] = p;
+  }
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.ring_depth == 0; },
+                            kSettleTimeout, &st))
+      << st.raw;
+
+  // The operator rotates the password on the broker; the broker drops the agent's connection.
+  const uint64_t failures_before = st.connect_failures;
+  const std::string rotated = "rotated-" + std::to_string(::getpid()) + "-" + Unique("pw");
+  Status s = broker_->Ctl({"change_password", broker_->user(), rotated});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  *password_ = rotated;  // TearDown restores the fixture's password
+  s = broker_->Ctl({"close_all_connections", "--global", "edge-agent daemon test: rotation"});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+
+  // Without a reload the agent keeps the old password: refused, nothing delivered.
+  ASSERT_TRUE(WaitForStatus(
+      [&](const AgentStatus& x) { return !x.connected && x.connect_failures > failures_before; },
+      kSettleTimeout, &st))
+      << st.raw;
+  EXPECT_TRUE(WaitForLog("ACCESS_REFUSED", 10s)) << "no authentication error in the log";
+  for (int i = 0; i < 5; i++) {
+    std::string p = Payload("during-rotation", i, 200);
+    uint64_t seq = SendDurable(c.get(), "main", p);
+    ASSERT_GT(seq, 0u);
+    sent[seq] = p;
+  }
+  st = QueryStatus();
+  ASSERT_TRUE(st.ok) << st.raw;
+  EXPECT_FALSE(st.connected) << st.raw;
+  EXPECT_GE(st.ring_depth, 5u) << st.raw;
+
+  // The new password in the file, SIGHUP: the next connection uses it and everything arrives.
+  // (After a refused login the agent waits its refused back-off, 60 s, before the next try;
+  // the reload does not shorten that, so this wait is long.)
+  ASSERT_NO_FATAL_FAILURE(WriteFileAtomically(opts_.password_path(), rotated + "\n", 0600));
+  daemon_.Signal(SIGHUP);
+  EXPECT_TRUE(WaitForLog("reloaded", 30s)) << "SIGHUP not acknowledged in the log";
+  ASSERT_TRUE(WaitForStatus(
+      [](const AgentStatus& x) { return x.connected && x.ring_depth == 0; }, 180s, &st))
+      << st.raw;
+  edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
+  edge_agent_result r{};
+  const std::string last = Payload("after-reload", 0, 200);
+  int rc = edge_agent_send(c.get(), "main", nullptr, 0, last.data(), last.size(),
+                           EDGE_AGENT_WAIT_CONFIRMED, &r);
+  ASSERT_EQ(rc, EDGE_AGENT_OK) << Describe(rc, r);
+  EXPECT_EQ(r.receipt, EDGE_AGENT_RECEIPT_CONFIRMED);
+  sent[r.seq] = last;
+
+  std::set<std::string> expect;
+  for (const auto& [seq, p] : sent) expect.insert(MessageId(seq));
+  for (const Delivered& d : Consume(opts_.queue, expect)) {
+    auto it = sent.find(SeqOf(d.message_id));
+    ASSERT_NE(it, sent.end()) << d.message_id;
+    EXPECT_EQ(d.body, it->second) << d.message_id;
+  }
+}
+
+TEST_F(DaemonTest, StatusReportsRingDepthConnectionAndCounters) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+  constexpr uint64_t kMessages = 50;
+  {
+    ClientConn c = Connect();
+    ASSERT_TRUE(c);
+    for (uint64_t i = 0; i < kMessages; i++) {
+      ASSERT_GT(SendDurable(c.get(), "main", Payload("status", i, 500)), 0u);
+    }
+  }
+  ASSERT_TRUE(WaitForStatus(
+      [&](const AgentStatus& s) { return s.confirmed >= kMessages && s.ring_depth == 0; },
+      kSettleTimeout, &st))
+      << st.raw;
+
+  // `edge-agent status --json --socket CONTROL`, parsed.
+  ProgramResult json = Cli({"status", "--json", "--socket", opts_.control_socket()});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  st = AgentStatus();
+  ASSERT_TRUE(ParseStatusJson(json.output, &st)) << json.output;
+  EXPECT_EQ(st.agent_id, kAgentId);
+  EXPECT_TRUE(st.connected);
+  EXPECT_NE(st.endpoint.find(std::to_string(broker_->amqps_port())), std::string::npos)
+      << st.endpoint;
+  EXPECT_EQ(st.full_policy, "reject");
+  EXPECT_EQ(st.ring_bytes, 16ull << 20);
+  EXPECT_EQ(st.ring_depth, 0u);
+  EXPECT_EQ(st.next_seq, st.head_seq);
+  EXPECT_EQ(st.oldest_unconfirmed_age_ms, 0u);
+  EXPECT_GE(st.published, kMessages);
+  EXPECT_GE(st.confirmed, kMessages);
+  EXPECT_EQ(st.in_flight, 0u);
+  EXPECT_EQ(st.confirm_lag, 0u);
+  EXPECT_EQ(st.dropped, 0u);
+  EXPECT_EQ(st.rejected_ring_full, 0u);
+  EXPECT_GE(st.answers["ok"], kMessages);
+
+  // The human-readable form, and the socket found through the config file.
+  ProgramResult text = Cli({"status", "--socket", opts_.control_socket()});
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find(kAgentId), std::string::npos) << text.output;
+  ProgramResult by_config = Cli({"status", "--json", "--config", opts_.config_path()});
+  EXPECT_EQ(by_config.exit_code, 0) << by_config.output;
+  AgentStatus again;
+  EXPECT_TRUE(ParseStatusJson(by_config.output, &again)) << by_config.output;
+  EXPECT_EQ(again.agent_id, kAgentId);
+}
+
+}  // namespace
+}  // namespace edge::daemon
