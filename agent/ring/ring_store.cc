@@ -526,7 +526,7 @@ void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
 }
 
 // Makes segment seg safe to overwrite, or says why not. REQUIRES: mu_ held.
-Status RingStore::PrepareSegmentLocked(uint32_t seg, uint64_t planned_next_seq) {
+Status RingStore::PrepareSegmentLocked(uint32_t seg) {
   if (SegmentInUseLocked(seg)) {
     if (options_.full_policy == FullPolicy::kReject) {
       return Status::RingFull("ring " + path_ + " is full (" +
@@ -546,7 +546,6 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg, uint64_t planned_next_seq) 
     // is overwritten, or recovery would start from records that are gone.
     EDGE_RETURN_IF_ERROR(WriteMetaLocked());
   }
-  (void)planned_next_seq;
   return Status::Ok();
 }
 
@@ -598,7 +597,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
       const uint64_t need = kRecordHeaderBytes + p.size();
       if (pos + need > geo_.SegmentEnd(seg)) {
         uint32_t next = (seg + 1) % geo_.segment_count;
-        Status s = PrepareSegmentLocked(next, seq);
+        Status s = PrepareSegmentLocked(next);
         if (s.code() == Code::kRingFull) {
           stats_.rejected_full++;
           full = s;
@@ -689,16 +688,14 @@ void RingStore::ReloadAfterIoErrorLocked(const Status& cause) {
         "agent to recover from disk");
     return;
   }
-  uint64_t before = next_seq_;
   ScanResult scan;
   Scan(head_, next_seq_, tail_, &scan);
   Position head = head_;
   ApplyScanLocked(head, scan);
   // Readers' buffers may hold bytes of the failed batch, whose seqs are given out again below.
   reload_generation_.fetch_add(1, std::memory_order_acq_rel);
-  // Seqs never go back: what the scan did not find was never reported durable, but the batch
-  // may have been partly written, so the new epoch below fences off its leftovers.
-  (void)before;
+  // What the scan did not find was never reported durable, so its seqs may be given out again;
+  // the batch may have been partly written, and the new epoch below fences off its leftovers.
   s = StartEpochLocked();
   if (!s.ok()) {
     broken_ = true;

@@ -205,7 +205,7 @@ class RingStore {
   uint64_t DistanceFrom(uint64_t from, uint64_t to) const;
   bool SegmentInUseLocked(uint32_t seg) const;
   void AddGapLocked(uint64_t first, uint64_t last);
-  Status PrepareSegmentLocked(uint32_t seg, uint64_t next_seq);
+  Status PrepareSegmentLocked(uint32_t seg);
 
   port::FileSystem* fs_;
   std::string path_;

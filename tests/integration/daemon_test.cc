@@ -47,6 +47,7 @@
 #include "agent/publish/dead_letter_file.h"
 #include "port/file.h"
 #include "tests/support/broker_fixture.h"
+#include "tests/support/consumed_message.h"
 #include "tests/support/loopback.h"
 
 namespace edge::daemon {
@@ -415,16 +416,7 @@ std::string Describe(int rc, const edge_agent_result& r) {
 
 // --- What the consumer received -----------------------------------------------------------------
 
-struct Delivered {
-  std::string message_id;
-  std::string body;
-  std::map<std::string, std::string> headers;
-
-  std::string Header(const std::string& key) const {
-    auto it = headers.find(key);
-    return it == headers.end() ? "(no header " + key + ")" : it->second;
-  }
-};
+using Delivered = edge::test::ConsumedMessage;
 
 // --- `edge-agent status --json`, parsed -----------------------------------------------------------
 
@@ -777,22 +769,7 @@ class DaemonTest : public ::testing::Test {
         ADD_FAILURE() << "consume failed: " << (*c)->CheckReply(r, "consume").ToString();
         break;
       }
-      Delivered d;
-      amqp_basic_properties_t& p = env.message.properties;
-      if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
-        d.message_id.assign(static_cast<char*>(p.message_id.bytes), p.message_id.len);
-      }
-      if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
-        for (int i = 0; i < p.headers.num_entries; i++) {
-          const amqp_table_entry_t& h = p.headers.entries[i];
-          if (h.value.kind != AMQP_FIELD_KIND_UTF8 && h.value.kind != AMQP_FIELD_KIND_BYTES) {
-            continue;
-          }
-          d.headers[std::string(static_cast<char*>(h.key.bytes), h.key.len)] = std::string(
-              static_cast<char*>(h.value.value.bytes.bytes), h.value.value.bytes.len);
-        }
-      }
-      d.body.assign(static_cast<char*>(env.message.body.bytes), env.message.body.len);
+      Delivered d = test::FromEnvelope(env);
       amqp_destroy_envelope(&env);
       missing.erase(d.message_id);
       quiet_since = Clock::now();

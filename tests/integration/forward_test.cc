@@ -14,18 +14,14 @@
 #include "agent/publish/publisher.h"
 #include "agent/publish/rabbit_session.h"
 #include "tests/support/broker_fixture.h"
+#include "tests/support/consumed_message.h"
 
 namespace edge::publish {
 namespace {
 
 using edge::test::BrokerFixture;
 
-// A consumed message: what the test needs to check identity, content and order.
-struct Delivered {
-  std::string message_id;
-  std::string body;
-  std::map<std::string, std::string> headers;
-};
+using Delivered = edge::test::ConsumedMessage;
 
 class ForwardTest : public ::testing::Test {
  protected:
@@ -145,22 +141,7 @@ class ForwardTest : public ::testing::Test {
         ADD_FAILURE() << "consume failed: " << (*c)->CheckReply(r, "consume").ToString();
         break;
       }
-      Delivered d;
-      amqp_basic_properties_t& p = env.message.properties;
-      if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
-        d.message_id.assign(static_cast<char*>(p.message_id.bytes), p.message_id.len);
-      }
-      if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
-        for (int i = 0; i < p.headers.num_entries; i++) {
-          const amqp_table_entry_t& h = p.headers.entries[i];
-          if (h.value.kind != AMQP_FIELD_KIND_UTF8 && h.value.kind != AMQP_FIELD_KIND_BYTES) {
-            continue;
-          }
-          d.headers[std::string(static_cast<char*>(h.key.bytes), h.key.len)] = std::string(
-              static_cast<char*>(h.value.value.bytes.bytes), h.value.value.bytes.len);
-        }
-      }
-      d.body.assign(static_cast<char*>(env.message.body.bytes), env.message.body.len);
+      Delivered d = test::FromEnvelope(env);
       amqp_destroy_envelope(&env);
       out.push_back(std::move(d));
     }
