@@ -36,6 +36,7 @@ void Findings::Add(uint64_t Findings::*counter, const std::string& context,
 
 void Findings::Merge(const Findings& other) {
   acked_lost += other.acked_lost;
+  records_checked += other.records_checked;
   corrupt += other.corrupt;
   reused_seq += other.reused_seq;
   for (const std::string& p : other.problems) {
@@ -223,6 +224,7 @@ void Oracle::CheckRecovered(ring::RingStore* store, bool drops_allowed, const st
     }
     if (seq <= max_promised_) seen[seq] = true;
   });
+  findings->records_checked += required.size();
   for (uint64_t seq : required) {
     if (!seen[seq]) {
       findings->Add(&Findings::acked_lost, context,

@@ -35,6 +35,7 @@ struct Findings {
   uint64_t acked_lost = 0;  // a promised record missing after recovery (or wrongly dropped)
   uint64_t corrupt = 0;     // a record with a payload nobody wrote, damage, a failed read or open
   uint64_t reused_seq = 0;  // a promised seq with another payload, or next_seq not above it
+  uint64_t records_checked = 0;  // promised records looked for after recovery, over all images
   std::vector<std::string> problems;  // the first few, with what is needed to replay them
 
   bool clean() const { return acked_lost == 0 && corrupt == 0 && reused_seq == 0; }

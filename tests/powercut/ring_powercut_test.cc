@@ -5,6 +5,7 @@
 // Image budget: EDGE_POWERCUT_IMAGES (default 100000; 10000 when EDGE_UNDER_QEMU=1), shared
 // between the tests below in fixed proportions. Ends with one line on stdout:
 //   powercut: images=N acked_lost=0 corrupt=0 reused_seq=0
+// and the RELIABILITY line (tests/support/reliability_line.h).
 // A failure prints its image as "<family> workload seed=W crash_after=K cut=C"; replay one with
 //   EDGE_POWERCUT_REPLAY=<family>:<W>:<K>:<C> ring_powercut_test --gtest_filter='*Replay*'
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 #include "port/sim_fs.h"
 #include "tests/powercut/powercut_oracle.h"
 #include "tests/powercut/powercut_workload.h"
+#include "tests/support/reliability_line.h"
 
 namespace edge::powercut {
 namespace {
@@ -47,6 +49,17 @@ class SummaryLine : public ::testing::Environment {
                 static_cast<unsigned long long>(t.findings.corrupt),
                 static_cast<unsigned long long>(t.findings.reused_seq));
     std::fflush(stdout);
+    test::PrintReliabilityLine({.suite = "ring-powercut",
+                                .family = "powercut",
+                                .count = t.images,
+                                .records = t.findings.records_checked,
+                                .lost = t.findings.acked_lost + t.findings.corrupt,
+                                .duplicates = 0,
+                                .injects = "power cut at every or a random mutating I/O of the "
+                                           "ring (torn, reordered, zeroed, garbage sectors), "
+                                           "then recovery",
+                                .reproduce = "EDGE_POWERCUT_IMAGES=100000 ctest -L powercut -R "
+                                             "RingPowerCut"});
   }
 };
 
