@@ -41,6 +41,8 @@ run_ctest() {
   local log="$dir/ctest-$step.log"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
+  # Every test's own output (RELIABILITY lines for docs/RELIABILITY.md) is in LastTest.log.
+  cp "$dir/Testing/Temporary/LastTest.log" "$dir/ctest-$step.full.log" 2>/dev/null
   local line total failed
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1)
   if [ -n "$line" ]; then
@@ -104,6 +106,15 @@ if [ "$NATIVE_ONLY" = 0 ]; then
        -DEDGE_BUILD_BROKER_TESTS=OFF; then
     say "armhf under qemu: unit and powercut (single-threaded suites)"
     run_ctest armhf build/armhf -L qemu -E 'SeveralThreads' --timeout 600 -j"$JOBS"
+  fi
+fi
+
+say "reliability report"
+# docs/RELIABILITY.md is a copy of this file from a full run.
+reliability_logs=(build/*/ctest-*.full.log)
+if [ -e "${reliability_logs[0]}" ]; then
+  if ! /usr/bin/python3 scripts/reliability_report.py build/RELIABILITY.md "${reliability_logs[@]}"; then
+    FAILED_STEPS+=("reliability report")
   fi
 fi
 

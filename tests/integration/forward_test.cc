@@ -15,6 +15,7 @@
 #include "agent/publish/rabbit_session.h"
 #include "tests/support/broker_fixture.h"
 #include "tests/support/consumed_message.h"
+#include "tests/support/reliability_line.h"
 
 namespace edge::publish {
 namespace {
@@ -72,8 +73,7 @@ class ForwardTest : public ::testing::Test {
   }
 
   std::string Unique(const std::string& what) const {
-    return "edge-fwd-" + what + "-" + std::to_string(::getpid()) + "-" +
-           std::to_string(counter_++);
+    return "edge-fwd-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
   }
 
   // A ring, a dead-letter file, a TLS connector with this topology, and a started publisher.
@@ -87,8 +87,8 @@ class ForwardTest : public ::testing::Test {
     auto d = DeadLetterFile::Open(port::FileSystem::Posix(), dir_ + "/dead-letters.jsonl");
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     dlf_ = std::move(d).value();
-    connector_ = std::make_unique<RabbitConnector>(std::vector<amqp::Endpoint>{TlsEndpoint()},
-                                                   topology);
+    connector_ =
+        std::make_unique<RabbitConnector>(std::vector<amqp::Endpoint>{TlsEndpoint()}, topology);
     PublisherOptions po;
     po.agent_id = "gw-test";
     po.routes = routes;
@@ -293,15 +293,27 @@ TEST_F(ForwardTest, LosesNothingWhenTheBrokerIsKilledAndRestartedMidStream) {
     }
     ASSERT_EQ(d.body, Content(seq - 1, 64 + (seq - 1) % 512)) << d.message_id;
   }
+  uint64_t lost = 0;
   for (uint64_t seq = 1; seq <= kRecords; seq++) {
-    ASSERT_TRUE(seen.count(seq)) << "seq " << seq << " was confirmed durable but is missing";
+    if (seen.count(seq) == 0) {
+      lost++;
+      ADD_FAILURE() << "seq " << seq << " was confirmed durable but is missing";
+    }
   }
+  edge::test::PrintReliabilityLine(
+      {.suite = "broker-kill9",
+       .family = "tls",
+       .count = static_cast<uint64_t>(kKills),
+       .records = kRecords,
+       .lost = lost,
+       .duplicates = duplicates,
+       .injects = "RabbitMQ node killed with kill -9 and restarted mid-stream "
+                  "(TLS, publisher confirms)",
+       .reproduce = "ctest -R forward_test"});
+  EXPECT_EQ(lost, 0u);
   EXPECT_LE(duplicates, static_cast<uint64_t>(kWindow) * kKills)
       << "duplicates beyond the unconfirmed window";
   EXPECT_GE(publisher_->stats().reconnects, static_cast<uint64_t>(kKills));
-  std::printf("broker_kill: records=%llu lost=0 duplicates=%llu kills=%d\n",
-              static_cast<unsigned long long>(kRecords),
-              static_cast<unsigned long long>(duplicates), kKills);
 }
 
 TEST_F(ForwardTest, UnroutableAndRejectedMessagesEndInTheDeadLetterFileWithTheBrokersReason) {
@@ -315,8 +327,9 @@ TEST_F(ForwardTest, UnroutableAndRejectedMessagesEndInTheDeadLetterFileWithTheBr
   q.overflow = "reject-publish";
   t.queues.push_back(q);
   t.bindings.push_back(BindingSpec{full_queue, exchange, "full"});
-  StartAgent(t, {{"bounded", Route{"bounded", exchange, "full"}},
-                 {"nowhere", Route{"nowhere", exchange, "no-binding"}}},
+  StartAgent(t,
+             {{"bounded", Route{"bounded", exchange, "full"}},
+              {"nowhere", Route{"nowhere", exchange, "no-binding"}}},
              8ull << 20);
   std::vector<uint64_t> unroutable;
   for (int i = 0; i < 3; i++) unroutable.push_back(Append("nowhere", "lost-" + std::to_string(i)));

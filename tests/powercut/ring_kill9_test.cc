@@ -28,6 +28,7 @@
 #include "agent/ring/ring.h"
 #include "agent/ring/ring_store.h"
 #include "port/file.h"
+#include "tests/support/reliability_line.h"
 
 namespace edge::ring {
 namespace {
@@ -287,6 +288,15 @@ TEST(RingKill9, KeepsEveryReportedRecordWhenTheWriterIsKilledAtRandomMoments) {
               static_cast<unsigned long long>(totals.corrupt));
   std::fflush(stdout);
   std::fprintf(stderr, "kill9: %zu seqs reported over all rounds\n", reported.size());
+  test::PrintReliabilityLine({.suite = "ring-kill9",
+                              .family = "powercut",
+                              .count = static_cast<uint64_t>(totals.kills),
+                              .records = reported.size(),
+                              .lost = totals.acked_lost + totals.corrupt,
+                              .duplicates = 0,
+                              .injects = "process appending to the ring killed with kill -9 at "
+                                         "random moments (also during open), real files",
+                              .reproduce = "EDGE_KILL9_KILLS=60 ctest -R RingKill9"});
   for (const std::string& p : totals.problems) ADD_FAILURE() << p;
   EXPECT_EQ(totals.acked_lost, 0u);
   EXPECT_EQ(totals.corrupt, 0u);

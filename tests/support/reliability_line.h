@@ -16,8 +16,8 @@
 namespace edge::test {
 
 struct ReliabilityLine {
-  std::string suite;      // short id, e.g. "daemon-kill9"
-  std::string family;     // ctest label, e.g. "torture"
+  std::string suite;   // short id, e.g. "daemon-kill9"
+  std::string family;  // ctest label, e.g. "torture"
   std::uint64_t count = 0;
   std::uint64_t records = 0;
   std::uint64_t lost = 0;
