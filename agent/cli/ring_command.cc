@@ -44,7 +44,8 @@ int Stats(const ring::RingStore& store) {
               static_cast<unsigned long long>(s.geometry.max_payload_bytes()));
   std::printf("ring_id          %016llx\n", static_cast<unsigned long long>(s.geometry.ring_id));
   std::printf("epoch            %u\n", s.epoch);
-  std::printf("meta_slot        %d\n", r.meta_slot);
+  std::printf("meta_slot        %d%s\n", r.meta_slot,
+              r.meta_rebuilt ? " (both damaged; head rebuilt from the records)" : "");
   std::printf("head_seq         %llu\n", static_cast<unsigned long long>(s.head.seq));
   std::printf("next_seq         %llu\n", static_cast<unsigned long long>(s.next_seq));
   std::printf("records          %llu\n", static_cast<unsigned long long>(s.next_seq - s.head.seq));
@@ -99,13 +100,18 @@ int Verify(const ring::RingStore& store) {
               static_cast<unsigned long long>(records), static_cast<unsigned long long>(head.seq));
   if (store.recovery().torn_tail) std::printf(", torn tail (unsynced last batch) ignored");
   std::printf("\n");
+  if (store.recovery().meta_rebuilt) {
+    std::printf("DAMAGE: both meta slots failed their checks; the head was rebuilt from the "
+                "oldest record on disk (the agent starts and rewrites them; acknowledged records "
+                "may be sent again)\n");
+  }
   for (const ring::Damage& d : damage) {
     std::printf("DAMAGE: seqs %llu..%llu at offset %llu: %s\n",
                 static_cast<unsigned long long>(d.first_seq),
                 static_cast<unsigned long long>(d.last_seq),
                 static_cast<unsigned long long>(d.offset), d.what.c_str());
   }
-  if (!s.ok()) return kExitProblemFound;
+  if (!s.ok() || store.recovery().meta_rebuilt) return kExitProblemFound;
   std::printf("ok\n");
   return kExitOk;
 }

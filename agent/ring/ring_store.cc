@@ -29,9 +29,9 @@
 namespace edge::ring {
 
 struct RingStore::ScanResult {
-  uint64_t next_seq = 0;     // seq after the last good record
-  uint64_t end_offset = 0;   // byte after the last good record (or the start offset)
-  uint32_t last_seg = 0;     // segment of the last good record (or of the start)
+  uint64_t next_seq = 0;    // seq after the last good record
+  uint64_t end_offset = 0;  // byte after the last good record (or the start offset)
+  uint32_t last_seg = 0;    // segment of the last good record (or of the start)
   uint32_t last_epoch = 0;
   bool any = false;
   uint64_t records = 0;
@@ -59,6 +59,10 @@ std::string RecoveryReport::Summary() const {
   std::string s = created ? "created a new ring; " : "";
   s += "epoch " + std::to_string(epoch) + ", " + Plural(records, "unacknowledged record") +
        " (seq " + std::to_string(head.seq) + ".." + std::to_string(next_seq) + ")";
+  if (meta_rebuilt) {
+    s += "; BOTH META SLOTS DAMAGED: head rebuilt from the oldest record on disk (records "
+         "acknowledged before may be sent again; drop and damage counters restart at 0)";
+  }
   if (torn_tail) s += ", torn tail cut at offset " + std::to_string(torn_tail_offset);
   for (const Damage& d : damage) {
     s += "; DAMAGE: seqs " + std::to_string(d.first_seq) + ".." + std::to_string(d.last_seq) +
@@ -81,17 +85,16 @@ Status RingStore::CreateFile(port::FileSystem* fs, const std::string& path,
   }
   std::random_device rd;
   geo.ring_id = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  geo.created_unix_s = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  geo.created_unix_s =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
 
   const std::string tmp = path + ".creating";
   auto fail = [&](const Status& s) {
     (void)fs->Remove(tmp);
-    std::string hint = s.code() == Code::kNoSpace
-                           ? "; free some space or configure a smaller ring size"
-                           : "";
+    std::string hint =
+        s.code() == Code::kNoSpace ? "; free some space or configure a smaller ring size" : "";
     return Status(s.code(), "ring " + path + ": cannot create a ring of " +
                                 std::to_string(options.file_bytes) + " bytes: " + s.message() +
                                 hint);
@@ -164,6 +167,8 @@ Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const s
   ScanResult scan;
   store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
   store->ApplyScanLocked(start, scan);
+  if (store->report_.meta_rebuilt)
+    store->meta_.epoch = std::max(store->meta_.epoch, scan.last_epoch);
   Status s = store->StartEpochLocked();
   if (!s.ok()) {
     return s.WithContext("ring " + path + ": cannot start a new boot epoch (meta slot write)");
@@ -204,7 +209,8 @@ Status RingStore::LoadHeaderAndMeta() {
   if (!have_geo) {
     return Status::Corruption("ring " + path_ +
                               ": not an edge-agent ring, or both format headers are damaged "
-                              "(copy A: " + why[0] + "; copy B: " + why[1] + ")");
+                              "(copy A: " +
+                              why[0] + "; copy B: " + why[1] + ")");
   }
   auto size = file_->Size();
   if (!size.ok()) return size.status().WithContext("ring " + path_);
@@ -225,10 +231,10 @@ Status RingStore::LoadHeaderAndMeta() {
       best_slot = slot;
     }
   }
+  seg_first_seq_.assign(geo_.segment_count, 0);
   if (best_slot < 0) {
-    return Status::Corruption("ring " + path_ +
-                              ": both meta slots are damaged; the head of the ring is unknown "
-                              "(inspect with `edge-agent ring dump`)");
+    RebuildMetaFromRecords();
+    return Status::Ok();
   }
   meta_ = best;
   meta_next_slot_ = (best_slot + 1) % kMetaSlotCount;
@@ -237,8 +243,54 @@ Status RingStore::LoadHeaderAndMeta() {
   gaps_approximate_ = (best.flags & kMetaFlagGapsApproximate) != 0;
   stats_.dropped_total = best.dropped_total;
   stats_.damaged_total = best.damaged_total;
-  seg_first_seq_.assign(geo_.segment_count, 0);
   return Status::Ok();
+}
+
+// Both meta slots damaged. The writer fills segments in order and every segment it entered
+// starts with a record, so the valid records at segment starts tell the story: the one with the
+// lowest seq opens the oldest segment still on disk. Starting there is conservative: nothing
+// unacknowledged is skipped, acknowledged records in that range are sent again (at-least-once
+// allows duplicates, never losses). The newest segment start proves everything before it was
+// durable (a later segment was entered), so it is the durable hint: damage before it is reported
+// as damage, not cut as a torn tail. The epoch must outrank every epoch on disk, torn or not, so
+// it is taken above every header that decodes at a segment start, and StartEpochLocked adds one.
+void RingStore::RebuildMetaFromRecords() {
+  Meta m;
+  m.generation = 1;
+  bool any = false;
+  uint64_t newest_first = 0;
+  uint64_t newest_offset = kDataOffset;
+  for (uint32_t seg = 0; seg < geo_.segment_count; seg++) {
+    uint64_t at = geo_.SegmentStart(seg);
+    uint8_t hdr[kRecordHeaderBytes];
+    if (!file_->ReadAt(at, hdr, sizeof(hdr)).ok()) continue;
+    RecordHeader loose;
+    if (!DecodeRecordHeader(hdr, &loose)) continue;
+    m.epoch = std::max(m.epoch, loose.epoch);
+    RecordHeader h;
+    if (!ValidRecordAt(at, loose.seq, 0, &h, nullptr, nullptr)) continue;
+    if (!any || h.seq < m.head_seq) {
+      m.head_seq = h.seq;
+      m.head_offset = at;
+    }
+    if (!any || h.seq > newest_first) {
+      newest_first = h.seq;
+      newest_offset = at;
+    }
+    any = true;
+  }
+  if (any) {
+    m.durable_seq_hint = newest_first;
+    m.durable_offset_hint = newest_offset;
+  }
+  // The gap list is gone; say so rather than report none.
+  m.flags = kMetaFlagGapsApproximate;
+  meta_ = m;
+  meta_next_slot_ = 0;
+  report_.meta_slot = -1;
+  report_.meta_rebuilt = true;
+  gaps_.clear();
+  gaps_approximate_ = true;
 }
 
 uint64_t RingStore::Normalize(uint64_t offset) const {
@@ -355,8 +407,8 @@ bool RingStore::Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch,
   return false;
 }
 
-void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
-                     uint64_t durable_offset_hint, ScanResult* out) const {
+void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t durable_offset_hint,
+                     ScanResult* out) const {
   *out = ScanResult();
   uint64_t expected = start.seq;
   uint64_t pos = Normalize(start.offset);
@@ -484,8 +536,7 @@ Status RingStore::WriteMetaLocked() {
 
   uint8_t slot[kMetaUsed];
   EncodeMeta(m, slot);
-  Status s = file_->WriteAt(kMetaSlotOffset + meta_next_slot_ * kMetaSlotBytes, slot,
-                            sizeof(slot));
+  Status s = file_->WriteAt(kMetaSlotOffset + meta_next_slot_ * kMetaSlotBytes, slot, sizeof(slot));
   stats_.written_bytes += sizeof(slot);
   if (s.ok()) {
     s = file_->Sync();
@@ -585,9 +636,10 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
     for (size_t i = 0; i < payloads.size(); i++) {
       const std::string_view p = payloads[i];
       if (p.size() > geo_.max_payload_bytes()) {
-        (*results)[i] = Status::TooLarge(
-            "payload of " + std::to_string(p.size()) + " bytes exceeds the ring's largest record (" +
-            std::to_string(geo_.max_payload_bytes()) + " bytes: one segment less its header)");
+        (*results)[i] = Status::TooLarge("payload of " + std::to_string(p.size()) +
+                                         " bytes exceeds the ring's largest record (" +
+                                         std::to_string(geo_.max_payload_bytes()) +
+                                         " bytes: one segment less its header)");
         continue;
       }
       if (!full.ok()) {
@@ -684,7 +736,8 @@ void RingStore::ReloadAfterIoErrorLocked(const Status& cause) {
     broken_ = true;
     broken_status_ = Status::FailedPrecondition(
         "ring " + path_ + " stopped taking appends after an I/O error (" + cause.message() +
-        ") and could not drop its cache to re-read the disk (" + s.message() + "); restart the "
+        ") and could not drop its cache to re-read the disk (" + s.message() +
+        "); restart the "
         "agent to recover from disk");
     return;
   }
@@ -720,16 +773,16 @@ Status RingStore::Read(const Position& pos, Record* rec, ReadBuffer* buffer) con
     std::lock_guard<std::mutex> l(mu_);
     if (pos.seq < head_.seq || pos.seq >= next_seq_) {
       return Status::NotFound("ring " + path_ + ": seq " + std::to_string(pos.seq) +
-                              " is not in the ring (durable seqs are " +
-                              std::to_string(head_.seq) + ".." + std::to_string(next_seq_) + ")");
+                              " is not in the ring (durable seqs are " + std::to_string(head_.seq) +
+                              ".." + std::to_string(next_seq_) + ")");
     }
     for (const Damage& d : report_.damage) {
       if (pos.seq >= d.first_seq && pos.seq <= d.last_seq) {
         rec->seq = pos.seq;
         rec->payload.clear();
         rec->next = d.resume;
-        return Status::Corruption("ring " + path_ + ": seqs " + std::to_string(d.first_seq) +
-                                  ".." + std::to_string(d.last_seq) + " are damaged (" + d.what +
+        return Status::Corruption("ring " + path_ + ": seqs " + std::to_string(d.first_seq) + ".." +
+                                  std::to_string(d.last_seq) + " are damaged (" + d.what +
                                   "); continue at seq " + std::to_string(d.resume.seq));
       }
     }
@@ -767,9 +820,8 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
   if (next_unacked.seq <= head_.seq) return Status::Ok();
   if (next_unacked.seq > next_seq_) {
     return Status::InvalidArgument("ring " + path_ + ": cannot acknowledge through seq " +
-                                   std::to_string(next_unacked.seq - 1) +
-                                   ": only seqs below " + std::to_string(next_seq_) +
-                                   " are durable");
+                                   std::to_string(next_unacked.seq - 1) + ": only seqs below " +
+                                   std::to_string(next_seq_) + " are durable");
   }
   if (next_unacked.seq == next_seq_) {
     head_ = Position{next_seq_, Normalize(tail_), 0};
@@ -786,8 +838,8 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
       }
     }
     if (!found) {
-      if (!Locate(next_unacked.offset, next_unacked.seq, next_unacked.epoch_floor, &at, &h,
-                  nullptr, nullptr)) {
+      if (!Locate(next_unacked.offset, next_unacked.seq, next_unacked.epoch_floor, &at, &h, nullptr,
+                  nullptr)) {
         return Status::Corruption("ring " + path_ + ": cannot find record seq " +
                                   std::to_string(next_unacked.seq) + " to move the head to");
       }

@@ -78,6 +78,10 @@ struct RecoveryReport {
   bool torn_tail = false;
   uint64_t torn_tail_offset = 0;
   std::vector<Damage> damage;
+  // Both meta slots failed their checks (bit rot in two blocks): the head was rebuilt from the
+  // oldest record still on disk, so records acknowledged before may be sent again (never lost),
+  // and the persisted drop/damage counters and gap list restarted from zero.
+  bool meta_rebuilt = false;
   std::string Summary() const;  // one line for the log
 };
 
@@ -85,16 +89,16 @@ struct RingStats {
   Geometry geometry;
   Position head;
   uint64_t next_seq = 0;
-  uint64_t used_bytes = 0;           // bytes between head and tail
-  uint64_t appended_records = 0;     // this boot
+  uint64_t used_bytes = 0;        // bytes between head and tail
+  uint64_t appended_records = 0;  // this boot
   uint64_t appended_payload_bytes = 0;
-  uint64_t written_bytes = 0;        // bytes given to WriteAt, records and meta
+  uint64_t written_bytes = 0;  // bytes given to WriteAt, records and meta
   uint64_t batches = 0;
   uint64_t syncs = 0;
   uint64_t meta_writes = 0;
   uint64_t rejected_full = 0;
-  uint64_t dropped_total = 0;        // persisted across boots
-  uint64_t damaged_total = 0;        // persisted across boots
+  uint64_t dropped_total = 0;  // persisted across boots
+  uint64_t damaged_total = 0;  // persisted across boots
   uint32_t epoch = 0;
 };
 
@@ -181,6 +185,8 @@ class RingStore {
   static Status CreateFile(port::FileSystem* fs, const std::string& path,
                            const RingOptions& options);
   Status LoadHeaderAndMeta();
+  // With both meta slots damaged: a meta built from the records themselves (see the .cc).
+  void RebuildMetaFromRecords();
   // Walks the records from start; never changes state. Used by recovery, re-reading after an
   // I/O error, and Verify.
   void Scan(const Position& start, uint64_t durable_seq_hint, uint64_t durable_offset_hint,
@@ -218,17 +224,17 @@ class RingStore {
 
   mutable std::mutex mu_;
   // Guarded by mu_:
-  Meta meta_;                   // the last meta written (or loaded); its head is the durable head
-  int meta_next_slot_ = 0;      // slot the next meta write goes to
-  Position head_;               // in-memory acknowledged head (>= meta_.head_seq)
-  uint64_t next_seq_ = 1;       // seq of the next record; [head_.seq, next_seq_) are durable
-  uint64_t tail_ = kDataOffset; // where the next batch starts (kBatchAlignBytes aligned)
-  uint32_t tail_seg_ = 0;       // segment holding the newest record (or tail_)
+  Meta meta_;                    // the last meta written (or loaded); its head is the durable head
+  int meta_next_slot_ = 0;       // slot the next meta write goes to
+  Position head_;                // in-memory acknowledged head (>= meta_.head_seq)
+  uint64_t next_seq_ = 1;        // seq of the next record; [head_.seq, next_seq_) are durable
+  uint64_t tail_ = kDataOffset;  // where the next batch starts (kBatchAlignBytes aligned)
+  uint32_t tail_seg_ = 0;        // segment holding the newest record (or tail_)
   std::vector<uint64_t> seg_first_seq_;  // first seq written in each segment this lap
-  std::vector<Gap> gaps_;       // dropped ranges not yet reported
+  std::vector<Gap> gaps_;                // dropped ranges not yet reported
   bool gaps_approximate_ = false;
-  bool meta_dirty_ = false;     // head/gaps/hint differ from meta_
-  bool broken_ = false;         // an I/O error could not be recovered from
+  bool meta_dirty_ = false;  // head/gaps/hint differ from meta_
+  bool broken_ = false;      // an I/O error could not be recovered from
   // Bumped (release) after every re-read of the disk; see ReadBuffer. Read without mu_.
   std::atomic<uint64_t> reload_generation_{0};
   Status broken_status_;

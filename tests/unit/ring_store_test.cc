@@ -304,6 +304,89 @@ TEST(RingStore, RecoversATornTailWithoutReportingDamage) {
   EXPECT_GT(torn_seen, 0);
 }
 
+// Overwrites both meta slots with bytes that fail their checks (bit rot in two blocks).
+void DamageBothMetaSlots(port::FileSystem* fs) {
+  auto file = fs->Open(kPath, port::Access::kReadWrite);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  std::string junk(kMetaSlotCount * kMetaSlotBytes, '\xab');
+  ASSERT_TRUE((*file)->WriteAt(kMetaSlotOffset, junk.data(), junk.size()).ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+}
+
+TEST(RingStore, StartsWhenBothMetaSlotsAreDamagedAndKeepsEveryUnacknowledgedRecord) {
+  port::SimFileSystem fs;
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  // Several laps of acknowledged records, so stale segments surround the live ones...
+  uint64_t n = 0;
+  for (int round = 0; round < 25; round++) {
+    auto results =
+        Append(store.get(), {Payload(n, 1000), Payload(n + 1, 1000), Payload(n + 2, 1000)});
+    for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
+    n += 3;
+    AcknowledgeAll(store.get());
+  }
+  // ...then six unacknowledged records across two segments.
+  const uint64_t first_unacked = store->next_seq();
+  for (int round = 0; round < 2; round++) {
+    auto results =
+        Append(store.get(), {Payload(n, 1200), Payload(n + 1, 1200), Payload(n + 2, 1200)});
+    for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
+    n += 3;
+  }
+  const uint64_t next_seq = store->next_seq();
+  store.reset();
+  DamageBothMetaSlots(&fs);
+
+  store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr) << "two rotten meta blocks must not stop the agent from starting";
+  EXPECT_TRUE(store->recovery().meta_rebuilt);
+  EXPECT_NE(store->recovery().Summary().find("BOTH META SLOTS DAMAGED"), std::string::npos)
+      << store->recovery().Summary();
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  EXPECT_EQ(store->next_seq(), next_seq) << "seqs are never given out twice";
+  EXPECT_LE(store->head().seq, first_unacked) << "an unacknowledged record was skipped";
+  std::vector<Record> all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), next_seq - store->head().seq);
+  for (size_t i = 1; i < all.size(); i++) EXPECT_EQ(all[i].seq, all[i - 1].seq + 1);
+  for (uint64_t seq = first_unacked; seq < next_seq; seq++) {
+    const Record& rec = all[seq - store->head().seq];
+    EXPECT_EQ(rec.payload, Payload(seq - 1, 1200)) << "seq " << seq;
+  }
+
+  // The whole ring is unacknowledged now (here: full) until the publisher has sent it again.
+  // Once it is acknowledged, appends go on and the next open is an ordinary one.
+  ASSERT_TRUE(store->Acknowledge(all.back().next).ok());
+  auto more = Append(store.get(), {"after the rebuild"});
+  ASSERT_TRUE(more[0].ok()) << more[0].status().ToString() << " / " << store->recovery().Summary();
+  EXPECT_EQ(more[0].value(), next_seq);
+  const uint64_t head_after = store->head().seq;
+  store.reset();
+  store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(store->recovery().meta_rebuilt);
+  EXPECT_EQ(store->head().seq, head_after);
+  EXPECT_EQ(store->next_seq(), next_seq + 1);
+}
+
+TEST(RingStore, StartsEmptyWhenBothMetaSlotsOfANewRingAreDamaged) {
+  port::SimFileSystem fs;
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  store.reset();
+  DamageBothMetaSlots(&fs);
+  auto ro = RingStore::OpenReadOnly(&fs, kPath);
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  EXPECT_TRUE((*ro)->recovery().meta_rebuilt);
+  ro->reset();
+  store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->next_seq(), 1u);
+  auto first = Append(store.get(), {"first"});
+  ASSERT_TRUE(first[0].ok());
+  EXPECT_EQ(first[0].value(), 1u);
+}
+
 TEST(RingStore, RefusesToReopenWithADifferentSizeWithAClearError) {
   port::SimFileSystem fs;
   { ASSERT_NE(MustOpen(&fs, TinyRing()), nullptr); }
