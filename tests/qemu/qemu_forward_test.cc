@@ -13,15 +13,21 @@
 // user mode execs natively. Loopback is the host's: the agent reaches the node on 127.0.0.1 and
 // verifies its certificate for the DNS name "localhost" (tls.server_name).
 //
-// Steps: start the node; start the agent; send kRecords records of mixed sizes (empty to
-// 192 KiB, binary) over kProducers pipelined connections, some asking for a `confirmed`
-// receipt, plus a few with `edge-agent send` (the CLI, also under qemu); consume the queue
-// until every record that got a receipt arrived; SIGTERM the agent, which must exit 0. Fails on
-// any missing record, any byte that differs, a record out of order, or a bound passing.
-// Duplicates (at-least-once after a reconnect) are counted, not failed.
+// Two tests share one node:
+//  - ForwardsEvery...: start the agent; send kRecords records of mixed sizes (empty to 192 KiB,
+//    binary) over kProducers pipelined connections, some asking for a `confirmed` receipt, plus
+//    a few with `edge-agent send` (the CLI, also under qemu); consume until every record that
+//    got a receipt arrived; SIGTERM the agent, which must exit 0.
+//  - KillNine...: a producer pipelines records while the agent (the qemu process running it) is
+//    SIGKILLed kKills times at a moment chosen by progress (after a number of receipts), and
+//    restarted on the same ring each time; every record that got a durable receipt must arrive,
+//    re-sent after recovery if the broker had not confirmed it.
+// Both fail on any missing record, any byte that differs, a record out of order (first
+// deliveries), a message nobody sent, or a bound passing. Duplicates (at-least-once after a
+// reconnect) are counted, not failed.
 //
-// Every wait is a bounded poll on a condition; nothing asserts a timing. Ends with the
-// RELIABILITY line (tests/support/reliability_line.h).
+// Every wait is a bounded poll on a condition; nothing asserts a timing. The binary ends with
+// one RELIABILITY line over both tests (tests/support/reliability_line.h).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +45,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -64,6 +72,9 @@ constexpr int kProducers = 2;
 constexpr int kRecordsPerProducer = 1500;
 constexpr int kRecords = kProducers * kRecordsPerProducer;
 constexpr int kCliRecords = 6;
+constexpr int kKills = 3;
+// The kill test's producer writes this many requests before reading their answers.
+constexpr int kKillBatch = 64;
 // Bounds for a loaded 2-core machine running everything through a translator; the polls end as
 // soon as their condition holds.
 constexpr auto kReadyBound = 180s;
@@ -94,6 +105,13 @@ size_t PayloadSize(uint64_t i) {
   if (i % 10 == 3) return 2048 + h % 14336;
   if (i % 50 == 11) return 0;
   return h % 1500;
+}
+
+// "<tag>/<i>/" of a payload made by Payload(), or "" when the body does not start like one.
+std::string PayloadName(const std::string& body) {
+  const size_t a = body.find('/');
+  const size_t b = a == std::string::npos ? a : body.find('/', a + 1);
+  return b == std::string::npos ? std::string() : body.substr(0, b + 1);
 }
 
 std::string ReadWholeFile(const std::string& path) {
@@ -220,16 +238,178 @@ void Produce(const std::string& socket, int producer, Sent* out) {
   }
 }
 
+// The kill test's producer: one connection, batches of kKillBatch requests written before their
+// answers are read, until the connection fails (the agent was killed), `stop` is set, or
+// `max_records` were sent. Answered records go to by_seq; records written but never answered go
+// to unanswered (the agent may or may not have stored them before it died).
+struct CutProduction {
+  std::map<uint64_t, std::string> by_seq;
+  std::map<std::string, std::string> unanswered;  // PayloadName -> payload
+  std::atomic<int> receipts{0};
+  std::string error;  // an answer other than `durable`, or a seq out of order
+};
+
+void ProduceUntilCut(const std::string& socket, const std::string& tag, int max_records,
+                     const std::atomic<bool>& stop, CutProduction* out) {
+  edge_agent_conn* raw = nullptr;
+  int rc = edge_agent_connect(socket.c_str(), kClientTimeoutMs, &raw);
+  ClientConn conn(raw);
+  if (rc != EDGE_AGENT_OK) {
+    out->error = std::string("connect: ") + edge_agent_strerror(rc);
+    return;
+  }
+  uint64_t prev_seq = 0;
+  for (int next = 0; next < max_records && !stop;) {
+    std::vector<std::pair<std::string, std::string>> batch;  // name, payload
+    for (int k = 0; k < kKillBatch && next < max_records; k++, next++) {
+      std::string payload = Payload(tag, next, PayloadSize(static_cast<uint64_t>(next)));
+      rc = edge_agent_send_async(conn.get(), "main", nullptr, 0, payload.data(), payload.size(), 0,
+                                 nullptr);
+      batch.emplace_back(PayloadName(payload), std::move(payload));
+      if (rc != EDGE_AGENT_OK) break;  // a partly written request may still have been stored
+    }
+    size_t answered = 0;
+    for (; answered < batch.size() && rc == EDGE_AGENT_OK; answered++) {
+      edge_agent_result r{};
+      rc = edge_agent_read_result(conn.get(), &r);
+      if (rc < 0) break;  // no answer: the connection is gone
+      if (rc != EDGE_AGENT_OK || r.receipt != EDGE_AGENT_RECEIPT_DURABLE || r.seq <= prev_seq) {
+        out->error = "answer for " + batch[answered].first + ": " + Describe(rc, r) +
+                     (r.seq <= prev_seq ? " (seq not above " + std::to_string(prev_seq) + ")" : "");
+        return;
+      }
+      prev_seq = r.seq;
+      out->by_seq[r.seq] = std::move(batch[answered].second);
+      out->receipts++;
+    }
+    if (rc != EDGE_AGENT_OK) {
+      for (size_t k = answered; k < batch.size(); k++) {
+        out->unanswered[batch[k].first] = std::move(batch[k].second);
+      }
+      return;
+    }
+  }
+}
+
+// What a consumer saw, checked against what was sent.
+struct Tally {
+  uint64_t records = 0;          // records that got a receipt (must all arrive)
+  uint64_t delivered = 0;        // of those, how many arrived
+  uint64_t lost = 0;             // got a receipt, never arrived
+  uint64_t differing = 0;        // arrived with other bytes than were sent
+  uint64_t duplicates = 0;       // deliveries after the first of the same seq
+  uint64_t out_of_order = 0;     // first deliveries not in seq order
+  uint64_t unknown = 0;          // messages nobody sent
+  uint64_t unanswered_delivered = 0;  // sent, no answer (agent killed), arrived intact anyway
+
+  void Add(const Tally& t) {
+    records += t.records;
+    delivered += t.delivered;
+    lost += t.lost;
+    differing += t.differing;
+    duplicates += t.duplicates;
+    out_of_order += t.out_of_order;
+    unknown += t.unknown;
+    unanswered_delivered += t.unanswered_delivered;
+  }
+  std::string Summary() const {
+    return "records=" + std::to_string(records) + " delivered=" + std::to_string(delivered) +
+           " lost=" + std::to_string(lost) + " differing=" + std::to_string(differing) +
+           " duplicates=" + std::to_string(duplicates) +
+           " out_of_order=" + std::to_string(out_of_order) + " unknown=" + std::to_string(unknown) +
+           " unanswered_but_delivered=" + std::to_string(unanswered_delivered);
+  }
+};
+
+// Checks every delivery: a record with a receipt arrives byte-identical, first deliveries come
+// in seq order, a message without a known seq must be one of `unanswered`, byte-identical.
+// Reports the first example of each kind of problem as a test failure.
+Tally Check(const std::vector<ConsumedMessage>& got, const std::map<uint64_t, std::string>& expect,
+            const std::map<std::string, std::string>& unanswered) {
+  Tally t;
+  t.records = expect.size();
+  std::set<uint64_t> seen;
+  std::set<std::string> unanswered_seen;
+  uint64_t prev = 0;
+  const std::string id_prefix = std::string(kAgentId) + ":";
+  for (const ConsumedMessage& m : got) {
+    const uint64_t seq = SeqOf(m.message_id);
+    if (m.message_id.rfind(id_prefix, 0) != 0 || seq == 0) {
+      if (t.unknown++ == 0) ADD_FAILURE() << "a message without our id: '" << m.message_id << "'";
+      continue;
+    }
+    if (!seen.insert(seq).second) {
+      t.duplicates++;
+      continue;
+    }
+    if (seq <= prev && t.out_of_order++ == 0) ADD_FAILURE() << "out of order at " << m.message_id;
+    prev = seq;
+    EXPECT_EQ(m.Header("x-edge-route"), "main") << m.message_id;
+    EXPECT_EQ(m.Header("x-edge-seq"), std::to_string(seq)) << m.message_id;
+    auto it = expect.find(seq);
+    if (it == expect.end()) {
+      auto u = unanswered.find(PayloadName(m.body));
+      if (u != unanswered.end() && u->second == m.body && unanswered_seen.insert(u->first).second) {
+        t.unanswered_delivered++;
+      } else if (t.unknown++ == 0) {
+        ADD_FAILURE() << "a message nobody sent (or sent twice under two seqs): " << m.message_id
+                      << ", " << m.body.size() << " bytes starting '" << PayloadName(m.body)
+                      << "'";
+      }
+      continue;
+    }
+    t.delivered++;
+    if (m.body != it->second && t.differing++ == 0) {
+      ADD_FAILURE() << "bytes differ for " << m.message_id << ": " << m.body.size()
+                    << " bytes arrived, " << it->second.size() << " were sent";
+    }
+  }
+  for (const auto& [seq, payload] : expect) {
+    if (seen.count(seq) == 0 && t.lost++ < 5) {
+      ADD_FAILURE() << "seq " << seq << " (" << payload.size() << " bytes, '"
+                    << PayloadName(payload) << "') got a receipt and never arrived";
+    }
+  }
+  return t;
+}
+
 class QemuForwardTest : public ::testing::Test {
  protected:
+  // One node for the binary (10-15 s to start); each test uses its own queue and directory.
+  static void SetUpTestSuite() {
+    auto b = BrokerFixture::Start();
+    if (!b.ok()) {
+      start_error_ = new std::string(b.status().ToString());
+      return;
+    }
+    broker_ = std::move(b).value().release();
+  }
+
+  // The binary's one RELIABILITY line, over both tests, with what they counted.
+  static void TearDownTestSuite() {
+    delete broker_;
+    broker_ = nullptr;
+    PrintReliabilityLine({.suite = std::string("qemu-") + kArch + "-forward",
+                          .family = "qemu",
+                          .count = static_cast<uint64_t>(kills_),
+                          .records = totals_.records,
+                          .lost = totals_.lost + totals_.differing,
+                          .duplicates = totals_.duplicates,
+                          .injects = "the cross-built agent under qemu user mode forwarding over "
+                                     "TLS to a RabbitMQ node on the host; kill -9 of the agent "
+                                     "mid-stream and restart on the same ring",
+                          .reproduce = std::string("ctest --test-dir ") + EDGE_BUILD_DIR +
+                                       " -R qemu_forward_test --output-on-failure"});
+  }
+
   void SetUp() override {
+    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    ASSERT_EQ(::access(kEmulator, X_OK), 0) << kEmulator << ": " << std::strerror(errno);
     char tmpl[] = "/var/tmp/edge-qemu-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
     files_.dir = tmpl;
-    ASSERT_EQ(::access(kEmulator, X_OK), 0) << kEmulator << ": " << std::strerror(errno);
-    auto broker = BrokerFixture::Start();
-    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
-    broker_ = std::move(broker).value();
+    queue_ = "edge-qemu-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }
 
   void TearDown() override {
@@ -240,9 +420,8 @@ class QemuForwardTest : public ::testing::Test {
       std::printf("--- agent log (%s) ---\n%s\n--- end of agent log ---\n", files_.log().c_str(),
                   FileTail(files_.log(), 12000).c_str());
       if (was_running) std::printf("(the agent was still running: killed in TearDown)\n");
-      if (broker_) std::printf("--- broker log ---\n%s\n", broker_->LogTail().c_str());
+      if (broker_ != nullptr) std::printf("--- broker log ---\n%s\n", broker_->LogTail().c_str());
     }
-    broker_.reset();
     if (!files_.dir.empty()) std::system(("rm -rf '" + files_.dir + "'").c_str());
   }
 
@@ -258,10 +437,11 @@ class QemuForwardTest : public ::testing::Test {
     return o;
   }
 
-  // Starts the agent and waits until its intake socket takes a connection.
-  void StartAgent(const std::string& queue) {
+  // Starts the agent (on the ring a previous start left, if any) and waits until its intake
+  // socket takes a connection.
+  void StartAgent() {
     ASSERT_TRUE(WriteFile(files_.password(), broker_->password() + "\n", 0600));
-    ASSERT_TRUE(WriteFile(files_.config(), ConfigJson(files_, *broker_, queue), 0644));
+    ASSERT_TRUE(WriteFile(files_.config(), ConfigJson(files_, *broker_, queue_), 0644));
     Status s = agent_.Spawn(AgentCommand(
         {"run", "--config", files_.config(), "--drain-ms", std::to_string(kDrainMs)},
         files_.log()));
@@ -279,6 +459,16 @@ class QemuForwardTest : public ::testing::Test {
       ASSERT_LT(Clock::now(), deadline) << "edge-agent under qemu not ready within the bound";
       std::this_thread::sleep_for(200ms);
     }
+  }
+
+  // SIGTERM to the agent (by its pid): it drains and must exit 0.
+  void StopAgent() {
+    agent_.Signal(SIGTERM);
+    ASSERT_TRUE(agent_.WaitForExit(std::chrono::milliseconds(kDrainMs) + 120s))
+        << "edge-agent did not exit after SIGTERM";
+    const int st = agent_.exit_status();
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "edge-agent: wait status " << st;
+    agent_.Stop(0ms);
   }
 
   // `edge-agent send` (under qemu too); returns the seq it printed, 0 on failure.
@@ -300,10 +490,10 @@ class QemuForwardTest : public ::testing::Test {
     return parsed ? seq : 0;
   }
 
-  // Reads the queue straight from the node (plaintext, on the host's loopback) until every seq
-  // in `expect` arrived and nothing more came for 2 s (late duplicates), or the bound passed.
-  std::vector<ConsumedMessage> Consume(const std::string& queue,
-                                       const std::map<uint64_t, std::string>& expect) {
+  // Reads the test's queue straight from the node (plaintext, on the host's loopback) until
+  // every seq in `expect` arrived and nothing more came for 2 s (late duplicates), or the bound
+  // passed.
+  std::vector<ConsumedMessage> Consume(const std::map<uint64_t, std::string>& expect) {
     std::vector<ConsumedMessage> out;
     amqp::Endpoint e;
     e.host = "127.0.0.1";
@@ -320,17 +510,17 @@ class QemuForwardTest : public ::testing::Test {
     amqp_connection_state_t st = (*c)->state();
     amqp_basic_qos(st, amqp::Connection::kChannel, 0, 500, 0);
     EXPECT_TRUE((*c)->CheckLastRpc("basic.qos").ok());
-    amqp_basic_consume(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue.c_str()),
+    amqp_basic_consume(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue_.c_str()),
                        amqp_empty_bytes, 0, /*no_ack=*/1, 0, amqp_empty_table);
     Status consumed = (*c)->CheckLastRpc("basic.consume");
     EXPECT_TRUE(consumed.ok()) << consumed.ToString();
     if (!consumed.ok()) return out;
-    size_t missing = expect.size();
-    std::map<uint64_t, bool> seen;
+    std::set<uint64_t> missing;
+    for (const auto& entry : expect) missing.insert(entry.first);
     const auto deadline = Clock::now() + kDeliveryBound;
     auto quiet_since = Clock::now();
     while (Clock::now() < deadline) {
-      if (missing == 0 && Clock::now() - quiet_since >= 2s) break;
+      if (missing.empty() && Clock::now() - quiet_since >= 2s) break;
       amqp_envelope_t env;
       amqp_maybe_release_buffers(st);
       struct timeval tv = {0, 500 * 1000};
@@ -345,25 +535,30 @@ class QemuForwardTest : public ::testing::Test {
       }
       ConsumedMessage m = FromEnvelope(env);
       amqp_destroy_envelope(&env);
-      const uint64_t seq = SeqOf(m.message_id);
-      if (expect.count(seq) != 0 && !seen[seq]) {
-        seen[seq] = true;
-        missing--;
-      }
+      missing.erase(SeqOf(m.message_id));
       quiet_since = Clock::now();
       out.push_back(std::move(m));
     }
     return out;
   }
 
+  static BrokerFixture* broker_;
+  static std::string* start_error_;
+  static Tally totals_;  // over the binary's tests, for the RELIABILITY line
+  static int kills_;
+
   AgentFiles files_;
-  std::unique_ptr<BrokerFixture> broker_;
+  std::string queue_;
   ChildProcess agent_;
 };
 
-TEST_F(QemuForwardTest, TargetAgentUnderQemuForwardsEveryRecordOverTlsByteIdentical) {
-  const std::string queue = "edge-qemu-" + std::to_string(::getpid());
-  ASSERT_NO_FATAL_FAILURE(StartAgent(queue));
+BrokerFixture* QemuForwardTest::broker_ = nullptr;
+std::string* QemuForwardTest::start_error_ = nullptr;
+Tally QemuForwardTest::totals_;
+int QemuForwardTest::kills_ = 0;
+
+TEST_F(QemuForwardTest, TargetAgentForwardsEveryRecordOverTlsByteIdentical) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
   std::printf("qemu-forward: %s agent under %s is up; sending %d records from %d producers\n",
               kArch, kEmulator, kRecords, kProducers);
   std::fflush(stdout);
@@ -392,64 +587,79 @@ TEST_F(QemuForwardTest, TargetAgentUnderQemuForwardsEveryRecordOverTlsByteIdenti
     ASSERT_TRUE(expect.emplace(seq, payload).second) << "seq " << seq << " answered twice";
   }
 
-  std::vector<ConsumedMessage> got = Consume(queue, expect);
-  std::map<uint64_t, int> times_seen;
-  uint64_t prev = 0, duplicates = 0, out_of_order = 0, differing = 0, unknown = 0;
-  const std::string id_prefix = std::string(kAgentId) + ":";
-  for (const ConsumedMessage& m : got) {
-    const uint64_t seq = SeqOf(m.message_id);
-    auto it = expect.find(seq);
-    if (m.message_id.rfind(id_prefix, 0) != 0 || it == expect.end()) {
-      if (unknown++ == 0) ADD_FAILURE() << "a message nobody sent: " << m.message_id;
-      continue;
-    }
-    if (times_seen[seq]++ > 0) {
-      duplicates++;
-      continue;
-    }
-    if (seq <= prev && out_of_order++ == 0) ADD_FAILURE() << "out of order at " << m.message_id;
-    prev = seq;
-    if (m.body != it->second && differing++ == 0) {
-      ADD_FAILURE() << "bytes differ for " << m.message_id << ": " << m.body.size()
-                    << " bytes arrived, " << it->second.size() << " were sent";
-    }
-    EXPECT_EQ(m.Header("x-edge-route"), "main") << m.message_id;
-    EXPECT_EQ(m.Header("x-edge-seq"), std::to_string(seq)) << m.message_id;
-  }
-  uint64_t lost = 0;
-  for (const auto& [seq, payload] : expect) {
-    if (times_seen.count(seq) == 0 && lost++ < 5) {
-      ADD_FAILURE() << "seq " << seq << " (" << payload.size() << " bytes) never arrived";
-    }
-  }
+  const Tally t = Check(Consume(expect), expect, {});
+  totals_.Add(t);
+  ASSERT_NO_FATAL_FAILURE(StopAgent());
+  std::printf("qemu-forward: arch=%s %s (%d via the CLI, %d confirmed receipts)\n", kArch,
+              t.Summary().c_str(), kCliRecords, confirmed_receipts);
+  EXPECT_EQ(t.lost, 0u);
+  EXPECT_EQ(t.differing, 0u);
+  EXPECT_EQ(t.out_of_order, 0u);
+  EXPECT_EQ(t.unknown, 0u);
+  EXPECT_EQ(t.duplicates, 0u) << "duplicates without any reconnect";
+}
 
-  // SIGTERM to the agent (by its pid): it drains and must exit 0.
-  agent_.Signal(SIGTERM);
-  ASSERT_TRUE(agent_.WaitForExit(std::chrono::milliseconds(kDrainMs) + 120s))
-      << "edge-agent did not exit after SIGTERM";
-  const int st = agent_.exit_status();
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "edge-agent: wait status " << st;
+TEST_F(QemuForwardTest, KillNineMidStreamAndRestartLosesNoDurableRecord) {
+  std::map<uint64_t, std::string> expect;
+  std::map<std::string, std::string> unanswered;
+  auto take = [&](CutProduction& p) {
+    for (auto& [seq, payload] : p.by_seq) {
+      EXPECT_TRUE(expect.emplace(seq, std::move(payload)).second)
+          << "seq " << seq << " answered twice (across restarts)";
+    }
+    unanswered.insert(p.unanswered.begin(), p.unanswered.end());
+  };
+  for (int round = 0; round < kKills; round++) {
+    ASSERT_NO_FATAL_FAILURE(StartAgent());
+    CutProduction production;
+    std::atomic<bool> stop{false};
+    std::thread producer([&] {
+      ProduceUntilCut(files_.intake(), "k" + std::to_string(round), 1 << 30, stop, &production);
+    });
+    // The kill moment is chosen by progress, not by time: after a number of durable receipts
+    // that differs per round, while the producer keeps a batch in flight.
+    const int kill_after = 300 + 350 * round;
+    const auto deadline = Clock::now() + kDeliveryBound;
+    while (production.receipts < kill_after && agent_.running() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    const bool reached = production.receipts >= kill_after;
+    agent_.Signal(SIGKILL);  // the agent's process group: the qemu process running it
+    const bool exited = agent_.WaitForExit(60s);
+    const int status = agent_.exit_status();
+    agent_.Stop(0ms);
+    stop = true;
+    producer.join();
+    ASSERT_TRUE(reached) << "round " << round << ": only " << production.receipts
+                         << " receipts before the bound or the agent's exit (wait status "
+                         << status << ")";
+    ASSERT_TRUE(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": the agent did not die of the kill (wait status " << status
+        << ")";
+    kills_++;
+    ASSERT_EQ(production.error, "") << "round " << round;
+    std::printf("qemu-forward: kill %d after %d receipts, %zu requests unanswered\n", round + 1,
+                production.receipts.load(), production.unanswered.size());
+    std::fflush(stdout);
+    take(production);
+  }
+  // The last start: recovery, re-sending, and new records on top.
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  CutProduction last;
+  const std::atomic<bool> no_stop{false};
+  ProduceUntilCut(files_.intake(), "final", 300, no_stop, &last);
+  ASSERT_EQ(last.error, "");
+  ASSERT_EQ(last.by_seq.size(), 300u) << "the restarted agent did not answer every request";
+  take(last);
 
-  std::printf("qemu-forward: arch=%s records=%zu (%d via the CLI) confirmed_receipts=%d "
-              "delivered=%zu lost=%llu duplicates=%llu differing=%llu out_of_order=%llu\n",
-              kArch, expect.size(), kCliRecords, confirmed_receipts, times_seen.size(),
-              static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicates),
-              static_cast<unsigned long long>(differing),
-              static_cast<unsigned long long>(out_of_order));
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(differing, 0u);
-  EXPECT_EQ(out_of_order, 0u);
-  EXPECT_EQ(unknown, 0u);
-  PrintReliabilityLine({.suite = std::string("qemu-") + kArch + "-forward",
-                        .family = "qemu",
-                        .count = 0,
-                        .records = expect.size(),
-                        .lost = lost + differing,
-                        .duplicates = duplicates,
-                        .injects = "no fault: the cross-built agent runs under qemu user mode and "
-                                   "forwards over TLS to a RabbitMQ node on the host",
-                        .reproduce = std::string("ctest --test-dir ") + EDGE_BUILD_DIR +
-                                     " -R qemu_forward_test --output-on-failure"});
+  const Tally t = Check(Consume(expect), expect, unanswered);
+  totals_.Add(t);
+  ASSERT_NO_FATAL_FAILURE(StopAgent());
+  std::printf("qemu-forward: arch=%s kills=%d %s\n", kArch, kKills, t.Summary().c_str());
+  EXPECT_EQ(t.lost, 0u);
+  EXPECT_EQ(t.differing, 0u);
+  EXPECT_EQ(t.out_of_order, 0u);
+  EXPECT_EQ(t.unknown, 0u);
 }
 
 }  // namespace
