@@ -2,7 +2,8 @@
 # Installs what the project needs, builds it, and runs the whole test suite:
 #   1. native build, every ctest label (unit, powercut, integration, tls, worker, torture, fuzz)
 #   2. native AddressSanitizer + UndefinedBehaviorSanitizer build: unit and powercut suites
-#   3. aarch64 cross build, unit and powercut suites under qemu user mode (label qemu)
+#   3. aarch64 cross build under qemu user mode (label qemu): unit and powercut suites, and the
+#      agent end to end over TLS to a local RabbitMQ node (tests/qemu)
 #   4. armhf cross build the same, when Debian's armhf packages could be installed today
 # Ends with one line "N passed, N failed" over everything that ran. Exit status 0 only when
 # every suite passed. Options: --skip-deps (packages already there), --native-only.
@@ -78,8 +79,9 @@ if build native build/native; then
   run_ctest native build/native
 fi
 
-# The sanitizer and cross builds run the unit and power-cut families only: skip building the
-# broker-backed suites and benchmarks there (CI time on 2 cores).
+# The sanitizer and cross builds run the unit and power-cut families (cross builds add their own
+# end-to-end test, tests/qemu): skip building the native broker-backed suites and benchmarks
+# there (CI time on 2 cores).
 if build asan build/asan -DEDGE_SANITIZE=ON -DEDGE_BUILD_BROKER_TESTS=OFF; then
   say "asan+ubsan: unit and powercut"
   EDGE_POWERCUT_IMAGES=${EDGE_ASAN_POWERCUT_IMAGES:-20000} \
@@ -91,7 +93,7 @@ if [ "$NATIVE_ONLY" = 0 ]; then
        -DEDGE_BUILD_BROKER_TESTS=OFF; then
     # Every unit and power-cut suite, threaded ones included (toolchains/debian-cross.cmake
     # explains why they once hung). --timeout bounds any surprise.
-    say "aarch64 under qemu: unit and powercut"
+    say "aarch64 under qemu: unit and powercut suites, agent end to end (qemu_forward_test)"
     run_ctest aarch64 build/aarch64 -L qemu --timeout 600 -j"$JOBS"
   fi
   armhf_ready=1
@@ -102,7 +104,7 @@ if [ "$NATIVE_ONLY" = 0 ]; then
     say "NOTICE: armhf packages are not installed (Debian's armhf index unavailable today?); armhf cross build SKIPPED; aarch64 still gates"
   elif build armhf build/armhf -DCMAKE_TOOLCHAIN_FILE="$ROOT/toolchains/arm-linux-gnueabihf.cmake" \
        -DEDGE_BUILD_BROKER_TESTS=OFF; then
-    say "armhf under qemu: unit and powercut"
+    say "armhf under qemu: unit and powercut suites, agent end to end (qemu_forward_test)"
     run_ctest armhf build/armhf -L qemu --timeout 600 -j"$JOBS"
   fi
 fi
