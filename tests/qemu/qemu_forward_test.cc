@@ -461,6 +461,20 @@ class QemuForwardTest : public ::testing::Test {
     }
   }
 
+  // Waits until `needle` appears in the agent's log after byte `from` (the log is appended to
+  // across restarts).
+  void WaitForLog(const std::string& needle, size_t from) {
+    const auto deadline = Clock::now() + kReadyBound;
+    for (;;) {
+      const std::string log = ReadWholeFile(files_.log());
+      if (log.size() > from && log.find(needle, from) != std::string::npos) return;
+      ASSERT_TRUE(agent_.running()) << "edge-agent exited (wait status " << agent_.exit_status()
+                                    << ")";
+      ASSERT_LT(Clock::now(), deadline) << "no '" << needle << "' in the agent's log";
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
   // SIGTERM to the agent (by its pid): it drains and must exit 0.
   void StopAgent() {
     agent_.Signal(SIGTERM);
@@ -508,6 +522,23 @@ class QemuForwardTest : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     if (!c.ok()) return out;
     amqp_connection_state_t st = (*c)->state();
+    const auto deadline = Clock::now() + kDeliveryBound;
+    // The agent declares the queue once it is connected, which under qemu on a loaded machine
+    // can come after the producers are done: wait for it (a passive declare's 404 closes the
+    // channel, so reopen it before the next try).
+    for (;;) {
+      amqp_queue_declare(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue_.c_str()),
+                         /*passive=*/1, 0, 0, 0, amqp_empty_table);
+      if ((*c)->CheckLastRpc("queue.declare (passive)").ok()) break;
+      Status reopened = (*c)->ReopenChannel();
+      EXPECT_TRUE(reopened.ok()) << reopened.ToString();
+      if (!reopened.ok()) return out;
+      if (Clock::now() >= deadline) {
+        ADD_FAILURE() << "queue " << queue_ << " was not declared within the bound";
+        return out;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
     amqp_basic_qos(st, amqp::Connection::kChannel, 0, 500, 0);
     EXPECT_TRUE((*c)->CheckLastRpc("basic.qos").ok());
     amqp_basic_consume(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue_.c_str()),
@@ -517,7 +548,6 @@ class QemuForwardTest : public ::testing::Test {
     if (!consumed.ok()) return out;
     std::set<uint64_t> missing;
     for (const auto& entry : expect) missing.insert(entry.first);
-    const auto deadline = Clock::now() + kDeliveryBound;
     auto quiet_since = Clock::now();
     while (Clock::now() < deadline) {
       if (missing.empty() && Clock::now() - quiet_since >= 2s) break;
@@ -610,7 +640,11 @@ TEST_F(QemuForwardTest, KillNineMidStreamAndRestartLosesNoDurableRecord) {
     unanswered.insert(p.unanswered.begin(), p.unanswered.end());
   };
   for (int round = 0; round < kKills; round++) {
+    const size_t log_before = ReadWholeFile(files_.log()).size();
     ASSERT_NO_FATAL_FAILURE(StartAgent());
+    // Connected to the broker before the producer starts, so the kill lands while records are
+    // being published and confirmed, not before the first connection.
+    ASSERT_NO_FATAL_FAILURE(WaitForLog("connected to amqps://", log_before));
     CutProduction production;
     std::atomic<bool> stop{false};
     std::thread producer([&] {
