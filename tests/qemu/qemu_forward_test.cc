@@ -3,7 +3,8 @@
 // (tests/support/broker_fixture.h); a consumer on that node checks that every record arrived
 // byte-identical. It proves what the unit and power-cut suites cannot: the target build's
 // daemon, its TLS stack (mbedTLS for the target), rabbitmq-c for the target and the intake
-// protocol across real processes, on the target's instruction set and byte order handling.
+// protocol across real processes, on the target's instruction set (and for armhf its 32-bit
+// types).
 //
 // Who runs where: ctest runs this test binary under qemu (CMAKE_CROSSCOMPILING_EMULATOR), so
 // the producers (the C client library, agent/client) and the consumer are target code too. The
@@ -24,7 +25,9 @@
 //    re-sent after recovery if the broker had not confirmed it.
 // Both fail on any missing record, any byte that differs, a record out of order (first
 // deliveries), a message nobody sent, or a bound passing. Duplicates (at-least-once after a
-// reconnect) are counted, not failed.
+// reconnect) are counted, not failed: after a kill -9 the agent re-sends from the head its ring
+// last checkpointed (about once a second, agent/ring/ring.cc), so they can exceed the confirm
+// window.
 //
 // Every wait is a bounded poll on a condition; nothing asserts a timing. The binary ends with
 // one RELIABILITY line over both tests (tests/support/reliability_line.h).
@@ -130,7 +133,8 @@ bool WriteFile(const std::string& path, const std::string& text, mode_t mode) {
 
 uint64_t SeqOf(const std::string& message_id) {
   const size_t colon = message_id.rfind(':');
-  return colon == std::string::npos ? 0 : std::strtoull(message_id.c_str() + colon + 1, nullptr, 10);
+  return colon == std::string::npos ? 0
+                                    : std::strtoull(message_id.c_str() + colon + 1, nullptr, 10);
 }
 
 struct AgentFiles {
@@ -208,7 +212,8 @@ void Produce(const std::string& socket, int producer, Sent* out) {
   std::vector<std::string> payloads;
   std::vector<unsigned> flags;
   for (int i = 0; i < kRecordsPerProducer; i++) {
-    payloads.push_back(Payload(tag, i, PayloadSize(static_cast<uint64_t>(i * kProducers + producer))));
+    payloads.push_back(
+        Payload(tag, i, PayloadSize(static_cast<uint64_t>(i * kProducers + producer))));
     flags.push_back(i % 250 == 249 ? EDGE_AGENT_WAIT_CONFIRMED : 0u);
     rc = edge_agent_send_async(conn.get(), "main", &header, 1, payloads.back().data(),
                                payloads.back().size(), flags.back(), nullptr);
@@ -293,13 +298,13 @@ void ProduceUntilCut(const std::string& socket, const std::string& tag, int max_
 
 // What a consumer saw, checked against what was sent.
 struct Tally {
-  uint64_t records = 0;          // records that got a receipt (must all arrive)
-  uint64_t delivered = 0;        // of those, how many arrived
-  uint64_t lost = 0;             // got a receipt, never arrived
-  uint64_t differing = 0;        // arrived with other bytes than were sent
-  uint64_t duplicates = 0;       // deliveries after the first of the same seq
-  uint64_t out_of_order = 0;     // first deliveries not in seq order
-  uint64_t unknown = 0;          // messages nobody sent
+  uint64_t records = 0;               // records that got a receipt (must all arrive)
+  uint64_t delivered = 0;             // of those, how many arrived
+  uint64_t lost = 0;                  // got a receipt, never arrived
+  uint64_t differing = 0;             // arrived with other bytes than were sent
+  uint64_t duplicates = 0;            // deliveries after the first of the same seq
+  uint64_t out_of_order = 0;          // first deliveries not in seq order
+  uint64_t unknown = 0;               // messages nobody sent
   uint64_t unanswered_delivered = 0;  // sent, no answer (agent killed), arrived intact anyway
 
   void Add(const Tally& t) {
@@ -353,8 +358,7 @@ Tally Check(const std::vector<ConsumedMessage>& got, const std::map<uint64_t, st
         t.unanswered_delivered++;
       } else if (t.unknown++ == 0) {
         ADD_FAILURE() << "a message nobody sent (or sent twice under two seqs): " << m.message_id
-                      << ", " << m.body.size() << " bytes starting '" << PayloadName(m.body)
-                      << "'";
+                      << ", " << m.body.size() << " bytes starting '" << PayloadName(m.body) << "'";
       }
       continue;
     }
@@ -426,8 +430,7 @@ class QemuForwardTest : public ::testing::Test {
   }
 
   // `<emulator> edge-agent ARGS...`, as SpawnOptions.
-  SpawnOptions AgentCommand(const std::vector<std::string>& args,
-                            const std::string& output) const {
+  SpawnOptions AgentCommand(const std::vector<std::string>& args, const std::string& output) const {
     SpawnOptions o;
     o.argv = {kEmulator, kAgentBinary};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
@@ -442,14 +445,14 @@ class QemuForwardTest : public ::testing::Test {
   void StartAgent() {
     ASSERT_TRUE(WriteFile(files_.password(), broker_->password() + "\n", 0600));
     ASSERT_TRUE(WriteFile(files_.config(), ConfigJson(files_, *broker_, queue_), 0644));
-    Status s = agent_.Spawn(AgentCommand(
-        {"run", "--config", files_.config(), "--drain-ms", std::to_string(kDrainMs)},
-        files_.log()));
+    Status s = agent_.Spawn(
+        AgentCommand({"run", "--config", files_.config(), "--drain-ms", std::to_string(kDrainMs)},
+                     files_.log()));
     ASSERT_TRUE(s.ok()) << s.ToString();
     const auto deadline = Clock::now() + kReadyBound;
     for (;;) {
-      ASSERT_TRUE(agent_.running()) << "edge-agent exited during start-up (wait status "
-                                    << agent_.exit_status() << ")";
+      ASSERT_TRUE(agent_.running())
+          << "edge-agent exited during start-up (wait status " << agent_.exit_status() << ")";
       edge_agent_conn* c = nullptr;
       if (::access(files_.intake().c_str(), F_OK) == 0 &&
           edge_agent_connect(files_.intake().c_str(), 1000, &c) == EDGE_AGENT_OK) {
@@ -468,8 +471,8 @@ class QemuForwardTest : public ::testing::Test {
     for (;;) {
       const std::string log = ReadWholeFile(files_.log());
       if (log.size() > from && log.find(needle, from) != std::string::npos) return;
-      ASSERT_TRUE(agent_.running()) << "edge-agent exited (wait status " << agent_.exit_status()
-                                    << ")";
+      ASSERT_TRUE(agent_.running())
+          << "edge-agent exited (wait status " << agent_.exit_status() << ")";
       ASSERT_LT(Clock::now(), deadline) << "no '" << needle << "' in the agent's log";
       std::this_thread::sleep_for(100ms);
     }
@@ -489,8 +492,8 @@ class QemuForwardTest : public ::testing::Test {
   uint64_t CliSend(const std::string& payload, bool wait_confirmed) {
     const std::string out = files_.dir + "/cli.out";
     ::unlink(out.c_str());
-    std::vector<std::string> args = {"send", "--route", "main", "--socket", files_.intake(),
-                                     "--header", "producer=cli"};
+    std::vector<std::string> args = {"send",          "--route",  "main",        "--socket",
+                                     files_.intake(), "--header", "producer=cli"};
     if (wait_confirmed) args.insert(args.end(), {"--wait", "confirmed"});
     args.insert(args.end(), {"--", payload});
     Status s = RunToCompletion(AgentCommand(args, out), kCliBound);
@@ -665,8 +668,8 @@ TEST_F(QemuForwardTest, KillNineMidStreamAndRestartLosesNoDurableRecord) {
     stop = true;
     producer.join();
     ASSERT_TRUE(reached) << "round " << round << ": only " << production.receipts
-                         << " receipts before the bound or the agent's exit (wait status "
-                         << status << ")";
+                         << " receipts before the bound or the agent's exit (wait status " << status
+                         << ")";
     ASSERT_TRUE(exited && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "round " << round << ": the agent did not die of the kill (wait status " << status
         << ")";
