@@ -4,5 +4,7 @@
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(EDGE_TRIPLE aarch64-linux-gnu)
+set(EDGE_DEB_ARCH arm64)
+set(EDGE_LOADER /lib/ld-linux-aarch64.so.1)
 set(EDGE_QEMU qemu-aarch64)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)

@@ -4,5 +4,7 @@
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR arm)
 set(EDGE_TRIPLE arm-linux-gnueabihf)
+set(EDGE_DEB_ARCH armhf)
+set(EDGE_LOADER /lib/ld-linux-armhf.so.3)
 set(EDGE_QEMU qemu-arm)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,12 +79,17 @@ Status ChildProcess::Spawn(const SpawnOptions& options) {
     return Status::IoError(std::string("pipe: ") + std::strerror(errno));
   }
 
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(out_fd);
     return Status::IoError(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    if (options.die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) _exit(126);  // the parent died before prctl took effect
+    }
     ::setpgid(0, 0);
     int in_fd = in_pipe[0] >= 0 ? in_pipe[0] : ::open("/dev/null", O_RDONLY);
     ::dup2(in_fd, 0);

@@ -28,6 +28,11 @@ struct SpawnOptions {
   // Give the child a stdin pipe that stays open until it exits (programs such as
   // `openssl s_server` quit on end-of-input).
   bool hold_stdin_open = false;
+  // SIGKILL the child when the thread that spawned it ends (PR_SET_PDEATHSIG; kept across exec,
+  // lost when run_as_user changes credentials), so a test binary killed by a ctest timeout
+  // leaves no child behind. Spawn from a thread that lives as long as the child should
+  // (normally the test's main thread).
+  bool die_with_parent = false;
 };
 
 class ChildProcess {
