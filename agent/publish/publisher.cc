@@ -1,5 +1,6 @@
 #include "agent/publish/publisher.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "agent/envelope/envelope.h"
@@ -141,24 +142,39 @@ bool Publisher::EnsureSession() {
     return false;
   }
   amqp::AmqpFailure failure;
-  const size_t n = connector_->endpoint_count();
+  const size_t n = std::max<size_t>(connector_->endpoint_count(), 1);
+  endpoint_ %= n;  // SetEndpoints may have shortened the list
   auto r = connector_->Connect(endpoint_, &failure);
   if (!r.ok()) {
-    bool refused = failure.kind == amqp::CloseKind::kAuthRefused ||
-                   failure.kind == amqp::CloseKind::kFatalForRoute;
-    int delay = refused ? options_.refused_backoff_ms : backoff_.NextMs();
-    ops::LogWarning("cannot connect to " + connector_->endpoint_name(endpoint_) + ": " +
-                    r.status().message() + "; next attempt in " + std::to_string(delay) + " ms" +
-                    (n > 1 ? " on the next endpoint" : ""));
+    const bool refused = failure.kind == amqp::CloseKind::kAuthRefused ||
+                         failure.kind == amqp::CloseKind::kFatalForRoute;
+    const std::string failed = connector_->endpoint_name(endpoint_);
+    endpoint_ = (endpoint_ + 1) % n;
+    // Fail-over does not wait: while some endpoint of this round is untried, the next attempt
+    // goes to it at once, so one endpoint that is down (refused, or silent until the connect or
+    // handshake timeout) never delays reaching one that is up. The back-off (or the refused-login
+    // wait, if any endpoint of the round refused us) applies once every endpoint failed.
+    round_failures_++;
+    round_refused_ = round_refused_ || refused;
+    int delay = 0;
+    if (round_failures_ >= n) {
+      delay = round_refused_ ? options_.refused_backoff_ms : backoff_.NextMs();
+      round_failures_ = 0;
+      round_refused_ = false;
+    }
+    ops::LogWarning("cannot connect to " + failed + ": " + r.status().message() +
+                    "; next attempt " + (delay > 0 ? "in " + std::to_string(delay) + " ms" : "now") +
+                    (n > 1 ? " on " + connector_->endpoint_name(endpoint_) : ""));
     {
       std::lock_guard<std::mutex> l(mu_);
       stats_.connect_failures++;
       stats_.last_error = r.status().message();
     }
-    endpoint_ = (endpoint_ + 1) % n;
     next_connect_ = Clock::now() + std::chrono::milliseconds(delay);
     return false;
   }
+  round_failures_ = 0;
+  round_refused_ = false;
   session_ = std::move(r).value();
   window_.Reset();
   retries_.clear();
@@ -182,14 +198,22 @@ void Publisher::EndSession(const Status& why) {
   bool refused = f.kind == amqp::CloseKind::kAuthRefused ||
                  f.kind == amqp::CloseKind::kFatalForRoute;
   int delay = refused ? options_.refused_backoff_ms : backoff_.NextMs();
+  // The next session starts on the next endpoint (as the worker does): the one just lost may be
+  // a killed cluster node or a silent path, where a reconnect would only wait for a timeout.
+  // With one endpoint this is the same one again.
+  const size_t n = std::max<size_t>(connector_->endpoint_count(), 1);
+  endpoint_ = (endpoint_ + 1) % n;
   ops::LogWarning("lost " + session_->description() + ": " + why.message() + "; " +
                   std::to_string(window_.size()) +
                   " unconfirmed messages will be sent again; reconnecting in " +
-                  std::to_string(delay) + " ms");
+                  std::to_string(delay) + " ms" +
+                  (n > 1 ? " to " + connector_->endpoint_name(endpoint_) : ""));
   session_.reset();
   window_.Reset();
   retries_.clear();
   blocked_ = false;
+  round_failures_ = 0;
+  round_refused_ = false;
   next_connect_ = Clock::now() + std::chrono::milliseconds(delay);
   std::lock_guard<std::mutex> l(mu_);
   stats_.connected = false;
