@@ -224,32 +224,35 @@ void Publisher::EndSession(const Status& why) {
 
 bool Publisher::PublishMore() {
   bool published_any = false;
-  while (session_ && !blocked_ && window_.size() < options_.confirm_window) {
-    // Re-publishes of nacked messages first, once their delay has passed.
-    auto now = Clock::now();
-    bool did_retry = false;
-    for (size_t i = 0; i < retries_.size(); i++) {
-      if (retries_[i].not_before > now) continue;
-      Retry r = retries_[i];
-      retries_.erase(retries_.begin() + static_cast<long>(i));
-      ring::Record rec;
-      if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) {
-        // Dropped (drop_oldest) while waiting for its retry: the ring reports the gap; the
-        // original entry must not wait for a retry that cannot happen.
-        ConfirmWindow::Entry* original = window_.FindBySeq(r.seq);
-        if (original != nullptr) {
-          original->retry_resolved = true;
-          original->dropped = true;
-        }
-        break;
-      }
-      if (!PublishRecord(rec, r.pos, attempts_[rec.seq] + 1)) return false;
-      window_.entries().back().is_retry = true;
-      did_retry = true;
-      break;
+  // Re-publishes of nacked messages first, once their delay has passed, and even when the
+  // window is full: each original keeps its window slot until its re-publish settles it, so
+  // waiting for a free slot would wait forever once every slot holds a nacked message. That
+  // happens: a quorum queue nacks a whole window of publishes that reached a node while the
+  // queue had no leader (the node holding it was just killed). The window stays bounded: a seq
+  // is re-published at most nack_retries times.
+  for (size_t i = 0; session_ && !blocked_ && i < retries_.size();) {
+    if (retries_[i].not_before > Clock::now()) {
+      i++;
+      continue;
     }
-    if (did_retry) continue;
-
+    Retry r = retries_[i];
+    retries_.erase(retries_.begin() + static_cast<long>(i));
+    ring::Record rec;
+    if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) {
+      // Dropped (drop_oldest) while waiting for its retry: the ring reports the gap; the
+      // original entry must not wait for a retry that cannot happen.
+      ConfirmWindow::Entry* original = window_.FindBySeq(r.seq);
+      if (original != nullptr) {
+        original->retry_resolved = true;
+        original->dropped = true;
+      }
+      continue;
+    }
+    if (!PublishRecord(rec, r.pos, attempts_[rec.seq] + 1)) return false;
+    window_.entries().back().is_retry = true;
+    published_any = true;
+  }
+  while (session_ && !blocked_ && window_.size() < options_.confirm_window) {
     ring::Position head = ring_->store().head();
     if (cursor_.seq < head.seq) cursor_ = head;  // dropped under drop_oldest
     if (cursor_.seq >= ring_->store().next_seq()) return published_any;

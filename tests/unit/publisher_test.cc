@@ -261,6 +261,26 @@ TEST_F(PublisherTest, KeepsGoingRoundTheEndpointsUntilOneComesBack) {
   EXPECT_EQ(broker_.received().size(), 5u);
 }
 
+TEST_F(PublisherTest, RetriesNackedMessagesEvenWhenTheyFillTheWholeWindow) {
+  // A quorum queue without a leader (its node was just killed) nacks every publish that
+  // reaches it: here the whole window. The re-publishes must still go out, although every
+  // window slot is taken by a nacked original; they used to wait for a free slot forever.
+  options_.confirm_window = 4;
+  options_.nack_retries = 2;
+  for (uint64_t seq = 1; seq <= 4; seq++) broker_.NackMessage("gw-1:" + std::to_string(seq), 1);
+  for (uint64_t i = 1; i <= 12; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher();
+  ASSERT_TRUE(publisher_->WaitIdle(30000))
+      << "stuck with " << publisher_->stats().in_flight << " in flight";
+  const PublisherStats st = publisher_->stats();
+  EXPECT_EQ(st.nacked, 4u);
+  EXPECT_EQ(st.confirmed, 12u);
+  EXPECT_EQ(st.dead_lettered, 0u);
+  std::set<std::string> ids;
+  for (const FakeMessage& m : broker_.received()) ids.insert(m.meta.message_id);
+  EXPECT_EQ(ids.size(), 12u);
+}
+
 TEST_F(PublisherTest, StopsPublishingWhileTheBrokerBlocksAndResumesAfter) {
   StartPublisher();
   Append("telemetry", "before");
