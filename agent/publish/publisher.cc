@@ -116,6 +116,10 @@ void Publisher::Loop() {
       continue;
     }
     SettlePrefix();
+    if (renew_session_) {
+      EndSession(Status::Unavailable("the broker nacked a re-published message again on this "
+                                     "channel; re-sending on a new connection"));
+    }
   }
   if (session_) {
     session_.reset();  // closes politely
@@ -212,6 +216,7 @@ void Publisher::EndSession(const Status& why) {
   window_.Reset();
   retries_.clear();
   blocked_ = false;
+  renew_session_ = false;
   round_failures_ = 0;
   round_refused_ = false;
   next_connect_ = Clock::now() + std::chrono::milliseconds(delay);
@@ -426,6 +431,13 @@ void Publisher::SettlePrefix() {
   // settled re-publishes settle their originals.
   for (auto& e : entries) {
     if (e.nacked && !e.retry_scheduled && e.dl_reason.empty()) {
+      // A re-publish nacked again on the same channel: the channel may be what is wrong, not
+      // the message. Seen with RabbitMQ 3.10 quorum queues: a channel opened on a surviving
+      // node while the queue's leader was being re-elected (its node had just been killed)
+      // had every publish nacked for minutes, while a new channel worked at once. So the
+      // publisher moves to a new session (next endpoint), which re-sends the whole unconfirmed
+      // window in order; the nack still counts against nack_retries.
+      if (e.is_retry) renew_session_ = true;
       // Only nacks count against nack_retries: re-sends after a reconnect do not.
       int nacks = ++nacks_[e.seq];
       if (nacks <= options_.nack_retries) {

@@ -142,6 +142,7 @@ class Publisher {
   std::unordered_map<uint64_t, int> nacks_;     // seq -> nacks so far, unsettled seqs only
   std::vector<Retry> retries_;
   bool blocked_ = false;
+  bool renew_session_ = false;  // a re-publish was nacked again: move to a new session
   uint64_t stuck_seq_ = 0;  // seq the cursor cannot read past (logged once)
   std::function<void(uint64_t)> settled_observer_;
   std::function<void(uint64_t, bool, const std::string&)> outcome_observer_;

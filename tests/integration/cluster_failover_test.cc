@@ -157,6 +157,7 @@ struct AgentStatus {
   uint64_t next_seq = 0;
   uint64_t confirmed = 0;
   uint64_t reconnects = 0;
+  uint64_t nacked = 0;
   uint64_t dead_lettered = 0;
   uint64_t returned = 0;
 };
@@ -186,6 +187,7 @@ AgentStatus QueryStatus(const AgentFiles& f) {
   s.next_seq = num("next_seq");
   s.confirmed = num("confirmed");
   s.reconnects = num("reconnects");
+  s.nacked = num("nacked");
   s.dead_lettered = num("dead_lettered");
   s.returned = num("returned");
   s.ok = cJSON_IsBool(connected);
@@ -506,11 +508,12 @@ TEST_F(ClusterFailoverTest, DeliversEverythingWhileTheConnectedNodeIsKilledAgain
   const uint64_t duplicates = got.size() - seen.size() - unknown;
   std::printf(
       "cluster_failover: kills=%d records=%zu lost=%llu duplicates=%llu corrupt=%llu "
-      "out_of_order=%llu producer_refusals=%llu\n",
+      "out_of_order=%llu producer_refusals=%llu agent_reconnects=%llu broker_nacks=%llu\n",
       done, durable.size(), static_cast<unsigned long long>(lost),
       static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(corrupt),
       static_cast<unsigned long long>(out_of_order),
-      static_cast<unsigned long long>(producer.refused()));
+      static_cast<unsigned long long>(producer.refused()),
+      static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(st.nacked));
   test::PrintReliabilityLine(
       {"cluster-failover", "torture", static_cast<uint64_t>(done), durable.size(), lost,
        duplicates,

@@ -281,6 +281,28 @@ TEST_F(PublisherTest, RetriesNackedMessagesEvenWhenTheyFillTheWholeWindow) {
   EXPECT_EQ(ids.size(), 12u);
 }
 
+TEST_F(PublisherTest, MovesToANewSessionWhenARepublishIsNackedAgainOnTheSameChannel) {
+  // The channel, not the message, may be what the broker refuses (a quorum queue's leader
+  // moved): the second nack of one seq on one channel makes the publisher reconnect, and the
+  // message goes through on the new session instead of ending in the dead-letter file.
+  options_.nack_retries = 2;
+  broker_.NackMessage("gw-1:3", 2);
+  for (uint64_t i = 1; i <= 8; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher(/*endpoints=*/2);
+  ASSERT_TRUE(publisher_->WaitIdle(30000)) << publisher_->stats().last_error;
+  const PublisherStats st = publisher_->stats();
+  EXPECT_EQ(st.nacked, 2u);
+  EXPECT_EQ(st.dead_lettered, 0u);
+  EXPECT_EQ(st.confirmed, 8u);
+  EXPECT_EQ(st.reconnects, 1u);
+  EXPECT_EQ(broker_.connect_attempts(), (std::vector<size_t>{0, 1}));
+  bool delivered_on_second_session = false;
+  for (const FakeMessage& m : broker_.received()) {
+    if (m.meta.message_id == "gw-1:3" && m.session == 2) delivered_on_second_session = true;
+  }
+  EXPECT_TRUE(delivered_on_second_session);
+}
+
 TEST_F(PublisherTest, StopsPublishingWhileTheBrokerBlocksAndResumesAfter) {
   StartPublisher();
   Append("telemetry", "before");
