@@ -18,9 +18,6 @@
 //
 // EDGE_CLUSTER_KILLS=N sets how many nodes are killed (default 3, one kill per node on
 // average). Every wait is a bounded poll on a condition; nothing asserts a timing.
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
 #include <cjson/cJSON.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -47,6 +44,8 @@
 #include "tests/support/child_process.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/consumed_message.h"
+#include "tests/support/delivery_check.h"
+#include "tests/support/queue_drain.h"
 #include "tests/support/reliability_line.h"
 
 namespace edge {
@@ -142,7 +141,8 @@ std::string ConfigJson(const AgentFiles& f, const ClusterFixture& cluster) {
     << "    \"bindings\": [{\"queue\": \"" << f.queue << "\", \"exchange\": \"" << f.exchange
     << "\", \"routing_key\": \"k\"}]\n"
     << "  },\n"
-    << "  \"routes\": {\"main\": {\"exchange\": \"" << f.exchange << "\", \"routing_key\": \"k\"}},\n"
+    << "  \"routes\": {\"main\": {\"exchange\": \"" << f.exchange
+    << "\", \"routing_key\": \"k\"}},\n"
     << "  \"log\": {\"level\": \"info\"}\n"
     << "}\n";
   return j.str();
@@ -267,59 +267,6 @@ class Producer {
   std::string last_error_;                // guarded by mu_
 };
 
-// --- The consumer ------------------------------------------------------------------------------
-
-// Reads the quorum queue through a running node (plaintext, manual acks after recording) until
-// it holds `want` distinct message ids and then stays quiet for a moment, or the bound passes.
-Status DrainQueue(uint16_t port, const std::string& user, const std::string& password,
-                  const std::string& queue, size_t want, std::vector<test::ConsumedMessage>* out) {
-  amqp_connection_state_t conn = amqp_new_connection();
-  std::unique_ptr<amqp_connection_state_t_, int (*)(amqp_connection_state_t)> guard(
-      conn, amqp_destroy_connection);
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn);
-  if (socket == nullptr || amqp_socket_open(socket, "127.0.0.1", port) != AMQP_STATUS_OK) {
-    return Status::Unavailable("consumer: cannot connect to 127.0.0.1:" + std::to_string(port));
-  }
-  amqp_rpc_reply_t r = amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user.c_str(),
-                                  password.c_str());
-  if (r.reply_type != AMQP_RESPONSE_NORMAL) return Status::Unavailable("consumer: login failed");
-  amqp_channel_open(conn, 1);
-  if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL) {
-    return Status::Unavailable("consumer: channel.open failed");
-  }
-  amqp_basic_qos(conn, 1, 0, 1000, 0);
-  amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0,
-                     amqp_empty_table);
-  if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL) {
-    return Status::Unavailable("consumer: basic.consume on '" + queue + "' failed");
-  }
-  std::map<std::string, int> ids;
-  const auto bound = Clock::now() + 300s;
-  auto last = Clock::now();
-  while (Clock::now() < bound) {
-    if (ids.size() >= want && Clock::now() - last > 3s) break;  // quiet: late duplicates are in
-    amqp_maybe_release_buffers(conn);
-    amqp_envelope_t env;
-    timeval tv{0, 200000};
-    r = amqp_consume_message(conn, &env, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) {
-      continue;
-    }
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) return Status::Unavailable("consumer: consume failed");
-    out->push_back(test::FromEnvelope(env));
-    ids[out->back().message_id]++;
-    last = Clock::now();
-    const uint64_t tag = env.delivery_tag;
-    amqp_destroy_envelope(&env);
-    if (amqp_basic_ack(conn, 1, tag, 0) != AMQP_STATUS_OK) {
-      return Status::Unavailable("consumer: basic.ack failed");
-    }
-  }
-  amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-  amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-  return Status::Ok();
-}
-
 // --- The test ------------------------------------------------------------------------------------
 
 class ClusterFailoverTest : public ::testing::Test {
@@ -332,9 +279,10 @@ class ClusterFailoverTest : public ::testing::Test {
       return;
     }
     cluster_ = std::move(c).value().release();
-    std::printf("[ cluster  ] 3 nodes up and joined in %lld s\n",
-                static_cast<long long>(
-                    std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()));
+    std::printf(
+        "[ cluster  ] 3 nodes up and joined in %lld s\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()));
   }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -440,9 +388,10 @@ TEST_F(ClusterFailoverTest, DeliversEverythingWhileTheConnectedNodeIsKilledAgain
     auto serving = cluster.NodeServing(kConnectionName);
     ASSERT_TRUE(serving.ok()) << serving.status().ToString();
     EXPECT_NE(*serving, *victim);
-    std::printf("[ kill     ] %d: node %zu (%s) killed; agent now on node %zu (%s), %llu confirmed\n",
-                done, *victim, cluster.node(*victim).node_name().c_str(), *serving,
-                st.endpoint.c_str(), static_cast<unsigned long long>(st.confirmed));
+    std::printf(
+        "[ kill     ] %d: node %zu (%s) killed; agent now on node %zu (%s), %llu confirmed\n", done,
+        *victim, cluster.node(*victim).node_name().c_str(), *serving, st.endpoint.c_str(),
+        static_cast<unsigned long long>(st.confirmed));
     std::fflush(stdout);
 
     Status up = cluster.Restart(*victim);
@@ -463,70 +412,42 @@ TEST_F(ClusterFailoverTest, DeliversEverythingWhileTheConnectedNodeIsKilledAgain
   EXPECT_TRUE(WIFEXITED(agent_.exit_status()) && WEXITSTATUS(agent_.exit_status()) == 0)
       << "wait status " << agent_.exit_status();
 
+  test::DrainOptions drain;
+  drain.port = cluster.node(0).amqp_port();
+  drain.user = cluster.user();
+  drain.password = cluster.password();
+  drain.queue = files_.queue;
+  drain.want = durable.size();
   std::vector<test::ConsumedMessage> got;
-  Status drained = DrainQueue(cluster.node(0).amqp_port(), cluster.user(), cluster.password(),
-                              files_.queue, durable.size(), &got);
+  Status drained = test::DrainQueue(drain, &got);
   ASSERT_TRUE(drained.ok()) << drained.ToString();
 
-  const std::string prefix = std::string(kAgentId) + ":";
-  std::map<uint64_t, int> seen;
-  uint64_t last_first = 0;
-  uint64_t unknown = 0;
-  uint64_t corrupt = 0;
-  uint64_t out_of_order = 0;
-  for (const test::ConsumedMessage& m : got) {
-    if (m.message_id.rfind(prefix, 0) != 0) {
-      unknown++;
-      continue;
-    }
-    const uint64_t seq = std::strtoull(m.message_id.c_str() + prefix.size(), nullptr, 10);
-    auto it = durable.find(seq);
-    if (it == durable.end()) {
-      // Appended but never answered (the producer stopped while waiting): not promised, but
-      // it must still be one of ours, intact.
-      const size_t slash = m.body.find('/');
-      if (slash == std::string::npos ||
-          m.body != Payload(std::strtoull(m.body.c_str(), nullptr, 10))) {
-        corrupt++;
-      }
-    } else if (m.body != Payload(it->second)) {
-      if (corrupt++ < 5) ADD_FAILURE() << "message " << m.message_id << " differs from payload";
-    }
-    if (seen[seq]++ == 0) {
-      if (seq <= last_first && out_of_order++ < 5) {
-        ADD_FAILURE() << "seq " << seq << " first arrived after " << last_first;
-      }
-      last_first = std::max(last_first, seq);
-    }
-  }
-  uint64_t lost = 0;
-  for (const auto& [seq, index] : durable) {
-    if (seen.count(seq) == 0 && lost++ < 5) {
-      ADD_FAILURE() << "durable record seq " << seq << " (payload " << index << ") lost";
-    }
-  }
-  const uint64_t duplicates = got.size() - seen.size() - unknown;
+  std::map<uint64_t, test::ExpectedRecord> expected;
+  for (const auto& [seq, index] : durable) expected[seq] = {"main", Payload(index)};
+  const test::DeliveryReport r = test::CheckDeliveries(kAgentId, expected, got);
+  for (const std::string& p : r.problems) ADD_FAILURE() << p;
   std::printf(
-      "cluster_failover: kills=%d records=%zu lost=%llu duplicates=%llu corrupt=%llu "
-      "out_of_order=%llu producer_refusals=%llu agent_reconnects=%llu broker_nacks=%llu\n",
-      done, durable.size(), static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(corrupt),
-      static_cast<unsigned long long>(out_of_order),
+      "cluster_failover: kills=%d records=%llu delivered=%llu lost=%llu duplicates=%llu "
+      "unexpected=%llu corrupt=%llu out_of_order=%llu producer_refusals=%llu "
+      "agent_reconnects=%llu broker_nacks=%llu\n",
+      done, static_cast<unsigned long long>(r.records),
+      static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.lost),
+      static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.unexpected),
+      static_cast<unsigned long long>(r.corrupt), static_cast<unsigned long long>(r.out_of_order),
       static_cast<unsigned long long>(producer.refused()),
       static_cast<unsigned long long>(st.reconnects), static_cast<unsigned long long>(st.nacked));
   test::PrintReliabilityLine(
-      {"cluster-failover", "torture", static_cast<uint64_t>(done), durable.size(), lost,
-       duplicates,
+      {"cluster-failover", "torture", static_cast<uint64_t>(done), r.records, r.lost, r.duplicates,
        "kill -9 of the RabbitMQ node the agent is connected to (3-node cluster, quorum queue), "
        "node restarted after each fail-over",
        "EDGE_CLUSTER_KILLS=" + std::to_string(kills) +
            " ctest --test-dir build/native -R cluster_failover_test --output-on-failure"});
 
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(unknown, 0u);
-  EXPECT_EQ(corrupt, 0u);
-  EXPECT_EQ(out_of_order, 0u);
-  EXPECT_LE(duplicates, static_cast<uint64_t>(kConfirmWindow) * static_cast<uint64_t>(done))
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_EQ(r.unexpected, 0u);
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_EQ(r.out_of_order, 0u);
+  EXPECT_LE(r.duplicates, static_cast<uint64_t>(kConfirmWindow) * static_cast<uint64_t>(done))
       << "duplicates beyond one unconfirmed window per kill";
 }
 

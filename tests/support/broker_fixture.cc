@@ -173,7 +173,8 @@ Status BrokerFixture::Prepare(const BrokerOptions& options) {
   if (options.certs != nullptr) {
     // A cluster's nodes present certificates of one CA: the agent has one ca_file for all.
     std::error_code ec;
-    fs::copy(options.certs->dir, dir_ + "/certs", fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    fs::copy(options.certs->dir, dir_ + "/certs",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
     if (ec) return Status::IoError("copy " + options.certs->dir + ": " + ec.message());
     certs_ = *options.certs;
     certs_.dir = dir_ + "/certs";

@@ -35,8 +35,8 @@ namespace edge::test {
 
 // What several nodes of one cluster share; each empty field is made fresh for the node.
 struct BrokerOptions {
-  std::string erlang_cookie;             // the same on every node of a cluster
-  std::string password;                  // the PLAIN user's password
+  std::string erlang_cookie;                // the same on every node of a cluster
+  std::string password;                     // the PLAIN user's password
   const TestCertificates* certs = nullptr;  // copied into the node's directory (same CA)
 };
 

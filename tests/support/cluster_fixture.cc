@@ -63,8 +63,7 @@ Status ClusterFixture::Restart(size_t i) {
   EDGE_RETURN_IF_ERROR(nodes_[i]->Restart().WithContext("restarting " + nodes_[i]->node_name()));
   running_[i] = true;
   // Up is not yet "back in the cluster": wait until every node counts it as running.
-  return nodes_[i]->Ctl(
-      {"await_online_nodes", std::to_string(nodes_.size()), "--timeout", "120"});
+  return nodes_[i]->Ctl({"await_online_nodes", std::to_string(nodes_.size()), "--timeout", "120"});
 }
 
 Status ClusterFixture::WaitUntilSafeToStop(size_t i, std::chrono::seconds bound) const {
