@@ -117,8 +117,9 @@ void Publisher::Loop() {
     }
     SettlePrefix();
     if (renew_session_) {
-      EndSession(Status::Unavailable("the broker nacked a re-published message again on this "
-                                     "channel; re-sending on a new connection"));
+      EndSession(
+          Status::Unavailable("the broker nacked a re-published message again on this "
+                              "channel; re-sending on a new connection"));
     }
   }
   if (session_) {
@@ -167,7 +168,8 @@ bool Publisher::EnsureSession() {
       round_refused_ = false;
     }
     ops::LogWarning("cannot connect to " + failed + ": " + r.status().message() +
-                    "; next attempt " + (delay > 0 ? "in " + std::to_string(delay) + " ms" : "now") +
+                    "; next attempt " +
+                    (delay > 0 ? "in " + std::to_string(delay) + " ms" : "now") +
                     (n > 1 ? " on " + connector_->endpoint_name(endpoint_) : ""));
     {
       std::lock_guard<std::mutex> l(mu_);
