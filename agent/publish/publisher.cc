@@ -116,7 +116,7 @@ void Publisher::Loop() {
       continue;
     }
     SettlePrefix();
-    if (renew_session_) {
+    if (renew_session_ && session_) {
       EndSession(
           Status::Unavailable("the broker nacked a re-published message again on this "
                               "channel; re-sending on a new connection"));
