@@ -278,7 +278,9 @@ std::vector<FieldSpec> BuildTable() {
           .Required()
           .Min(1)
           .Add(EDGE_APPEND(AgentConfig, broker.endpoints))
-          .Doc("Brokers to connect to, tried in order (failover); at least one."),
+          .Doc("Brokers to connect to (e.g. every node of a cluster), tried in order: a lost "
+               "connection or a failed connect moves to the next one; the back-off grows only "
+               "when all failed in a row. At least one."),
       Field("broker.endpoints[].host", T::kString)
           .Required()
           .NonEmpty()
@@ -380,7 +382,8 @@ std::vector<FieldSpec> BuildTable() {
           .Default("250")
           .Range(1, 3600000)
           .Set(EDGE_MEMBER(AgentConfig, broker.backoff_initial_ms))
-          .Doc("First reconnect delay; doubles per failure (with jitter) up to backoff_max_ms."),
+          .Doc("First reconnect delay; doubles per failed round of endpoints (with jitter) up to "
+               "backoff_max_ms."),
       Field("broker.backoff_max_ms", T::kInt)
           .Default("30000")
           .Range(1, 3600000)

@@ -1,5 +1,6 @@
 #include "agent/publish/publisher.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "agent/envelope/envelope.h"
@@ -115,6 +116,11 @@ void Publisher::Loop() {
       continue;
     }
     SettlePrefix();
+    if (renew_session_ && session_) {
+      EndSession(
+          Status::Unavailable("the broker nacked a re-published message again on this "
+                              "channel; re-sending on a new connection"));
+    }
   }
   if (session_) {
     session_.reset();  // closes politely
@@ -141,24 +147,40 @@ bool Publisher::EnsureSession() {
     return false;
   }
   amqp::AmqpFailure failure;
-  const size_t n = connector_->endpoint_count();
+  const size_t n = std::max<size_t>(connector_->endpoint_count(), 1);
+  endpoint_ %= n;  // SetEndpoints may have shortened the list
   auto r = connector_->Connect(endpoint_, &failure);
   if (!r.ok()) {
-    bool refused = failure.kind == amqp::CloseKind::kAuthRefused ||
-                   failure.kind == amqp::CloseKind::kFatalForRoute;
-    int delay = refused ? options_.refused_backoff_ms : backoff_.NextMs();
-    ops::LogWarning("cannot connect to " + connector_->endpoint_name(endpoint_) + ": " +
-                    r.status().message() + "; next attempt in " + std::to_string(delay) + " ms" +
-                    (n > 1 ? " on the next endpoint" : ""));
+    const bool refused = failure.kind == amqp::CloseKind::kAuthRefused ||
+                         failure.kind == amqp::CloseKind::kFatalForRoute;
+    const std::string failed = connector_->endpoint_name(endpoint_);
+    endpoint_ = (endpoint_ + 1) % n;
+    // Fail-over does not wait: while some endpoint of this round is untried, the next attempt
+    // goes to it at once, so one endpoint that is down (refused, or silent until the connect or
+    // handshake timeout) never delays reaching one that is up. The back-off (or the refused-login
+    // wait, if any endpoint of the round refused us) applies once every endpoint failed.
+    round_failures_++;
+    round_refused_ = round_refused_ || refused;
+    int delay = 0;
+    if (round_failures_ >= n) {
+      delay = round_refused_ ? options_.refused_backoff_ms : backoff_.NextMs();
+      round_failures_ = 0;
+      round_refused_ = false;
+    }
+    ops::LogWarning("cannot connect to " + failed + ": " + r.status().message() +
+                    "; next attempt " +
+                    (delay > 0 ? "in " + std::to_string(delay) + " ms" : "now") +
+                    (n > 1 ? " on " + connector_->endpoint_name(endpoint_) : ""));
     {
       std::lock_guard<std::mutex> l(mu_);
       stats_.connect_failures++;
       stats_.last_error = r.status().message();
     }
-    endpoint_ = (endpoint_ + 1) % n;
     next_connect_ = Clock::now() + std::chrono::milliseconds(delay);
     return false;
   }
+  round_failures_ = 0;
+  round_refused_ = false;
   session_ = std::move(r).value();
   window_.Reset();
   retries_.clear();
@@ -182,14 +204,23 @@ void Publisher::EndSession(const Status& why) {
   bool refused = f.kind == amqp::CloseKind::kAuthRefused ||
                  f.kind == amqp::CloseKind::kFatalForRoute;
   int delay = refused ? options_.refused_backoff_ms : backoff_.NextMs();
+  // The next session starts on the next endpoint (as the worker does): the one just lost may be
+  // a killed cluster node or a silent path, where a reconnect would only wait for a timeout.
+  // With one endpoint this is the same one again.
+  const size_t n = std::max<size_t>(connector_->endpoint_count(), 1);
+  endpoint_ = (endpoint_ + 1) % n;
   ops::LogWarning("lost " + session_->description() + ": " + why.message() + "; " +
                   std::to_string(window_.size()) +
                   " unconfirmed messages will be sent again; reconnecting in " +
-                  std::to_string(delay) + " ms");
+                  std::to_string(delay) + " ms" +
+                  (n > 1 ? " to " + connector_->endpoint_name(endpoint_) : ""));
   session_.reset();
   window_.Reset();
   retries_.clear();
   blocked_ = false;
+  renew_session_ = false;
+  round_failures_ = 0;
+  round_refused_ = false;
   next_connect_ = Clock::now() + std::chrono::milliseconds(delay);
   std::lock_guard<std::mutex> l(mu_);
   stats_.connected = false;
@@ -200,32 +231,35 @@ void Publisher::EndSession(const Status& why) {
 
 bool Publisher::PublishMore() {
   bool published_any = false;
-  while (session_ && !blocked_ && window_.size() < options_.confirm_window) {
-    // Re-publishes of nacked messages first, once their delay has passed.
-    auto now = Clock::now();
-    bool did_retry = false;
-    for (size_t i = 0; i < retries_.size(); i++) {
-      if (retries_[i].not_before > now) continue;
-      Retry r = retries_[i];
-      retries_.erase(retries_.begin() + static_cast<long>(i));
-      ring::Record rec;
-      if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) {
-        // Dropped (drop_oldest) while waiting for its retry: the ring reports the gap; the
-        // original entry must not wait for a retry that cannot happen.
-        ConfirmWindow::Entry* original = window_.FindBySeq(r.seq);
-        if (original != nullptr) {
-          original->retry_resolved = true;
-          original->dropped = true;
-        }
-        break;
-      }
-      if (!PublishRecord(rec, r.pos, attempts_[rec.seq] + 1)) return false;
-      window_.entries().back().is_retry = true;
-      did_retry = true;
-      break;
+  // Re-publishes of nacked messages first, once their delay has passed, and even when the
+  // window is full: each original keeps its window slot until its re-publish settles it, so
+  // waiting for a free slot would wait forever once every slot holds a nacked message. That
+  // happens: a quorum queue nacks a whole window of publishes that reached a node while the
+  // queue had no leader (the node holding it was just killed). The window stays bounded: a seq
+  // is re-published at most nack_retries times.
+  for (size_t i = 0; session_ && !blocked_ && i < retries_.size();) {
+    if (retries_[i].not_before > Clock::now()) {
+      i++;
+      continue;
     }
-    if (did_retry) continue;
-
+    Retry r = retries_[i];
+    retries_.erase(retries_.begin() + static_cast<long>(i));
+    ring::Record rec;
+    if (!ring_->store().Read(r.pos, &rec, &read_buffer_).ok()) {
+      // Dropped (drop_oldest) while waiting for its retry: the ring reports the gap; the
+      // original entry must not wait for a retry that cannot happen.
+      ConfirmWindow::Entry* original = window_.FindBySeq(r.seq);
+      if (original != nullptr) {
+        original->retry_resolved = true;
+        original->dropped = true;
+      }
+      continue;
+    }
+    if (!PublishRecord(rec, r.pos, attempts_[rec.seq] + 1)) return false;
+    window_.entries().back().is_retry = true;
+    published_any = true;
+  }
+  while (session_ && !blocked_ && window_.size() < options_.confirm_window) {
     ring::Position head = ring_->store().head();
     if (cursor_.seq < head.seq) cursor_ = head;  // dropped under drop_oldest
     if (cursor_.seq >= ring_->store().next_seq()) return published_any;
@@ -399,6 +433,13 @@ void Publisher::SettlePrefix() {
   // settled re-publishes settle their originals.
   for (auto& e : entries) {
     if (e.nacked && !e.retry_scheduled && e.dl_reason.empty()) {
+      // A re-publish nacked again on the same channel: the channel may be what is wrong, not
+      // the message. Seen with RabbitMQ 3.10 quorum queues: a channel opened on a surviving
+      // node while the queue's leader was being re-elected (its node had just been killed)
+      // had every publish nacked for minutes, while a new channel worked at once. So the
+      // publisher moves to a new session (next endpoint), which re-sends the whole unconfirmed
+      // window in order; the nack still counts against nack_retries.
+      if (e.is_retry) renew_session_ = true;
       // Only nacks count against nack_retries: re-sends after a reconnect do not.
       int nacks = ++nacks_[e.seq];
       if (nacks <= options_.nack_retries) {

@@ -2,7 +2,8 @@
 // confirms, and moves the ring head only over what the broker confirmed.
 //
 // The loop (one thread):
-//   connect (endpoints in turn, back-off with jitter between failures)
+//   connect (endpoints in turn: after a failed connect or a lost session the next endpoint is
+//      tried; back-off with jitter only once every endpoint of a round failed)
 //   -> read from the ring head: after any reconnect every unconfirmed record is sent again,
 //      in order (duplicates only from the unconfirmed window; message_id lets consumers drop them)
 //   -> publish while fewer than confirm_window are unconfirmed and the broker has not blocked us
@@ -129,7 +130,9 @@ class Publisher {
 
   // Publisher thread only:
   std::unique_ptr<BrokerSession> session_;
-  size_t endpoint_ = 0;
+  size_t endpoint_ = 0;         // the endpoint the next Connect tries
+  size_t round_failures_ = 0;   // failed connects since the last success or full round
+  bool round_refused_ = false;  // one of them was refused (login, or fatal for a route)
   bool first_session_ = true;
   std::chrono::steady_clock::time_point next_connect_;
   ConfirmWindow window_;
@@ -139,6 +142,7 @@ class Publisher {
   std::unordered_map<uint64_t, int> nacks_;     // seq -> nacks so far, unsettled seqs only
   std::vector<Retry> retries_;
   bool blocked_ = false;
+  bool renew_session_ = false;  // a re-publish was nacked again: move to a new session
   uint64_t stuck_seq_ = 0;  // seq the cursor cannot read past (logged once)
   std::function<void(uint64_t)> settled_observer_;
   std::function<void(uint64_t, bool, const std::string&)> outcome_observer_;

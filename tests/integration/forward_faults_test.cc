@@ -37,6 +37,7 @@
 #include "port/file.h"
 #include "tests/support/broker_fixture.h"
 #include "tests/support/fault_proxy.h"
+#include "tests/support/reliability_line.h"
 
 namespace edge {
 namespace {
@@ -464,6 +465,11 @@ TEST_F(ForwardFaultsTest, DeliversEverythingThroughRepeatedPathCutsAndBlackholes
       static_cast<unsigned long long>(ps.connect_failures),
       static_cast<unsigned long long>(ps.published), static_cast<unsigned long long>(fs.cut),
       static_cast<unsigned long long>(fs.bytes_dropped));
+  test::PrintReliabilityLine(
+      {"forward-cuts-blackholes", "torture", static_cast<uint64_t>(faults), want.size(), lost,
+       duplicates,
+       "TCP path cut (resets) and blackholed (10 s of silence) between agent and broker",
+       "ctest --test-dir build/native -R forward_faults_test --output-on-failure"});
 
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(unknown, 0);

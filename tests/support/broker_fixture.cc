@@ -23,6 +23,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kServerProgram = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 constexpr const char* kCtlProgram = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+constexpr const char* kQueuesProgram = "/usr/lib/rabbitmq/bin/rabbitmq-queues";
 constexpr auto kStartTimeout = std::chrono::seconds(120);
 constexpr auto kCtlTimeout = std::chrono::seconds(60);
 constexpr auto kStopGrace = std::chrono::seconds(30);
@@ -124,13 +125,23 @@ void BrokerFixture::ReapStaleRuns() {
   }
 }
 
-Result<std::unique_ptr<BrokerFixture>> BrokerFixture::Start() {
+Result<std::unique_ptr<BrokerFixture>> BrokerFixture::Start(const BrokerOptions& options) {
+  auto launched = Launch(options);
+  if (!launched.ok()) return launched.status();
+  std::unique_ptr<BrokerFixture> broker = std::move(launched).value();
+  Status s = broker->WaitUntilUp();
+  if (s.ok()) s = broker->CreateUsers();
+  if (!s.ok()) {
+    return s.WithContext("starting test broker " + broker->node_name_ + " in " + broker->dir_);
+  }
+  return broker;
+}
+
+Result<std::unique_ptr<BrokerFixture>> BrokerFixture::Launch(const BrokerOptions& options) {
   ReapStaleRuns();
   std::unique_ptr<BrokerFixture> broker(new BrokerFixture());
-  Status s = broker->Prepare();
+  Status s = broker->Prepare(options);
   if (s.ok()) s = broker->SpawnServer();
-  if (s.ok()) s = broker->WaitUntilUp();
-  if (s.ok()) s = broker->CreateUsers();
   if (!s.ok()) {
     return s.WithContext("starting test broker " + broker->node_name_ + " in " + broker->dir_);
   }
@@ -146,7 +157,7 @@ BrokerFixture::~BrokerFixture() {
   }
 }
 
-Status BrokerFixture::Prepare() {
+Status BrokerFixture::Prepare(const BrokerOptions& options) {
   node_name_ =
       "edgetest-" + std::to_string(::getpid()) + "-" + std::to_string(g_instance++) + "@localhost";
   char tmpl[] = "/tmp/edgetest-XXXXXX";
@@ -159,16 +170,27 @@ Status BrokerFixture::Prepare() {
     fs::create_directories(dir_ + "/" + sub, ec);
     if (ec) return Status::IoError("mkdir " + dir_ + "/" + sub + ": " + ec.message());
   }
-  auto certs = GenerateTestCertificates(dir_ + "/certs", "edge-device-1");
-  if (!certs.ok()) return certs.status();
-  certs_ = *certs;
+  if (options.certs != nullptr) {
+    // A cluster's nodes present certificates of one CA: the agent has one ca_file for all.
+    std::error_code ec;
+    fs::copy(options.certs->dir, dir_ + "/certs",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IoError("copy " + options.certs->dir + ": " + ec.message());
+    certs_ = *options.certs;
+    certs_.dir = dir_ + "/certs";
+  } else {
+    auto certs = GenerateTestCertificates(dir_ + "/certs", "edge-device-1");
+    if (!certs.ok()) return certs.status();
+    certs_ = *certs;
+  }
 
   for (uint16_t* port : {&amqp_port_, &amqps_port_, &dist_port_}) {
     auto p = PickFreePort();
     if (!p.ok()) return p.status();
     *port = *p;
   }
-  password_ = RandomHex(12);
+  password_ = options.password.empty() ? RandomHex(12) : options.password;
+  cookie_ = options.erlang_cookie.empty() ? RandomHex(16) : options.erlang_cookie;
 
   const std::string conf = "listeners.tcp.default = 127.0.0.1:" + std::to_string(amqp_port_) +
                            "\n" +
@@ -190,7 +212,7 @@ Status BrokerFixture::Prepare() {
       WriteFile(dir_ + "/enabled_plugins", "[rabbitmq_auth_mechanism_ssl].\n", 0644));
   // An empty env file so /etc/rabbitmq/rabbitmq-env.conf cannot change this node.
   EDGE_RETURN_IF_ERROR(WriteFile(dir_ + "/rabbitmq-env.conf", "", 0644));
-  EDGE_RETURN_IF_ERROR(WriteFile(dir_ + "/home/.erlang.cookie", RandomHex(16), 0400));
+  EDGE_RETURN_IF_ERROR(WriteFile(dir_ + "/home/.erlang.cookie", cookie_, 0400));
   // The private keys must be readable by the node's user only (chown below).
   for (const auto& f : fs::directory_iterator(dir_ + "/certs")) {
     ::chmod(f.path().c_str(), f.path().extension() == ".key" ? 0600 : 0644);
@@ -234,13 +256,17 @@ Status BrokerFixture::SpawnServer() {
 }
 
 Status BrokerFixture::Ctl(const std::vector<std::string>& args) const {
-  return RunCtl(args, dir_ + "/log/ctl.log");
+  return RunCtl(kCtlProgram, args, dir_ + "/log/ctl.log");
+}
+
+Status BrokerFixture::QueuesCtl(const std::vector<std::string>& args) const {
+  return RunCtl(kQueuesProgram, args, dir_ + "/log/ctl.log");
 }
 
 Result<std::string> BrokerFixture::CtlOutput(const std::vector<std::string>& args) const {
   static std::atomic<int> counter{0};
   const std::string file = dir_ + "/log/ctl-output-" + std::to_string(counter++) + ".txt";
-  Status s = RunCtl(args, file);
+  Status s = RunCtl(kCtlProgram, args, file);
   std::ifstream in(file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::error_code ec;
@@ -249,10 +275,10 @@ Result<std::string> BrokerFixture::CtlOutput(const std::vector<std::string>& arg
   return text;
 }
 
-Status BrokerFixture::RunCtl(const std::vector<std::string>& args,
+Status BrokerFixture::RunCtl(const char* program, const std::vector<std::string>& args,
                              const std::string& output_file) const {
   SpawnOptions o;
-  o.argv = {kCtlProgram, "-n", node_name_};
+  o.argv = {program, "-n", node_name_};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.env = {
       {"PATH", "/usr/bin:/bin:/usr/sbin:/sbin"},

@@ -15,6 +15,8 @@
 // stopped by that process id only: SIGTERM, a grace period, then SIGKILL. Never by name.
 //
 // Start-up takes about 10-15 s, so a test binary shares one fixture across its tests.
+// A cluster (tests/support/cluster_fixture.h) launches several fixtures at once with
+// BrokerOptions that share the Erlang cookie, the certificates and the password.
 // Set EDGE_TEST_KEEP_BROKER_DIR=1 to keep the directory (logs) after the run.
 //
 // Thread-safety: none; the test thread owns the fixture.
@@ -31,11 +33,24 @@
 
 namespace edge::test {
 
+// What several nodes of one cluster share; each empty field is made fresh for the node.
+struct BrokerOptions {
+  std::string erlang_cookie;                // the same on every node of a cluster
+  std::string password;                     // the PLAIN user's password
+  const TestCertificates* certs = nullptr;  // copied into the node's directory (same CA)
+};
+
 class BrokerFixture {
  public:
   // Creates the directory, certificates and config, starts the node, waits until it accepts
   // connections and creates the users. Everything is cleaned up again if a step fails.
-  static Result<std::unique_ptr<BrokerFixture>> Start();
+  static Result<std::unique_ptr<BrokerFixture>> Start(const BrokerOptions& options = {});
+  // Only the first half of Start: directory, config and the node process, without waiting for
+  // it, so several nodes can boot in parallel. Then WaitUntilUp(), and CreateUsers() once per
+  // cluster (users live in the cluster's shared database).
+  static Result<std::unique_ptr<BrokerFixture>> Launch(const BrokerOptions& options = {});
+  Status WaitUntilUp();
+  Status CreateUsers();
 
   // Stops the node (by pid) and removes its directory.
   ~BrokerFixture();
@@ -55,8 +70,11 @@ class BrokerFixture {
   Status Ctl(const std::vector<std::string>& args) const;
   // The same, returning what the command printed (e.g. list_connections user client_properties).
   Result<std::string> CtlOutput(const std::vector<std::string>& args) const;
+  // `rabbitmq-queues -n <node> args...` (quorum queue health checks), like Ctl.
+  Status QueuesCtl(const std::vector<std::string>& args) const;
 
   const std::string& node_name() const { return node_name_; }
+  const std::string& erlang_cookie() const { return cookie_; }
   const std::string& dir() const { return dir_; }
   uint16_t amqp_port() const { return amqp_port_; }
   uint16_t amqps_port() const { return amqps_port_; }
@@ -74,11 +92,10 @@ class BrokerFixture {
   // Stops nodes and removes directories left by test binaries that died without cleaning up
   // (killed by a ctest timeout, crashed): see ReapStaleRuns() in the .cc.
   static void ReapStaleRuns();
-  Status RunCtl(const std::vector<std::string>& args, const std::string& output_file) const;
-  Status Prepare();
+  Status RunCtl(const char* program, const std::vector<std::string>& args,
+                const std::string& output_file) const;
+  Status Prepare(const BrokerOptions& options);
   Status SpawnServer();
-  Status WaitUntilUp();
-  Status CreateUsers();
 
   std::string node_name_;
   std::string dir_;
@@ -89,6 +106,7 @@ class BrokerFixture {
   TestCertificates certs_;
   std::string user_ = "edge-test";
   std::string password_;
+  std::string cookie_;
   ChildProcess server_;
 };
 

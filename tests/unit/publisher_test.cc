@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "agent/envelope/envelope.h"
@@ -213,6 +214,93 @@ TEST_F(PublisherTest, FailsOverToTheNextEndpointWhenOneIsDown) {
   ASSERT_GE(attempts.size(), 2u);
   EXPECT_EQ(attempts[0], 0u);
   EXPECT_EQ(attempts[1], 1u);
+}
+
+TEST_F(PublisherTest, TriesEveryEndpointOfARoundBeforeBackingOff) {
+  // A back-off far longer than the wait below: if the publisher waited it out between two
+  // endpoints, WaitIdle would fail. Endpoints 0 and 1 are down, 2 is up.
+  options_.backoff_initial_ms = 600000;
+  options_.backoff_max_ms = 600000;
+  broker_.SetEndpointDown(0, true);
+  broker_.SetEndpointDown(1, true);
+  for (uint64_t i = 1; i <= 20; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher(/*endpoints=*/3);
+  ASSERT_TRUE(publisher_->WaitIdle(30000)) << publisher_->stats().last_error;
+  EXPECT_EQ(broker_.received().size(), 20u);
+  EXPECT_EQ(broker_.connect_attempts(), (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(publisher_->stats().connect_failures, 2u);
+}
+
+TEST_F(PublisherTest, ReconnectsToTheNextEndpointAfterLosingASession) {
+  // A lost session (a killed cluster node, a silent path) is not retried on the same endpoint
+  // first: the next session goes to the next endpoint, where nothing waits for a timeout.
+  for (uint64_t i = 1; i <= 10; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher(/*endpoints=*/3);
+  ASSERT_TRUE(publisher_->WaitIdle(30000));
+  broker_.DropAfterPublishes(2);
+  for (uint64_t i = 11; i <= 30; i++) Append("telemetry", PayloadFor(i));
+  ASSERT_TRUE(publisher_->WaitIdle(30000)) << publisher_->stats().last_error;
+  EXPECT_EQ(broker_.connect_attempts(), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(publisher_->stats().reconnects, 1u);
+  std::set<std::string> ids;
+  for (const FakeMessage& m : broker_.received()) ids.insert(m.meta.message_id);
+  EXPECT_EQ(ids.size(), 30u);
+}
+
+TEST_F(PublisherTest, KeepsGoingRoundTheEndpointsUntilOneComesBack) {
+  // All three down for a while: the publisher goes round them in order (back-off between
+  // rounds) until one comes back, and nothing is lost meanwhile.
+  broker_.FailConnects(0, 2);
+  broker_.FailConnects(1, 2);
+  broker_.FailConnects(2, 2);
+  for (uint64_t i = 1; i <= 5; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher(/*endpoints=*/3);
+  ASSERT_TRUE(publisher_->WaitIdle(30000)) << publisher_->stats().last_error;
+  EXPECT_EQ(broker_.connect_attempts(), (std::vector<size_t>{0, 1, 2, 0, 1, 2, 0}));
+  EXPECT_EQ(publisher_->stats().connect_failures, 6u);
+  EXPECT_EQ(broker_.received().size(), 5u);
+}
+
+TEST_F(PublisherTest, RetriesNackedMessagesEvenWhenTheyFillTheWholeWindow) {
+  // A quorum queue without a leader (its node was just killed) nacks every publish that
+  // reaches it: here the whole window. The re-publishes must still go out, although every
+  // window slot is taken by a nacked original; they used to wait for a free slot forever.
+  options_.confirm_window = 4;
+  options_.nack_retries = 2;
+  for (uint64_t seq = 1; seq <= 4; seq++) broker_.NackMessage("gw-1:" + std::to_string(seq), 1);
+  for (uint64_t i = 1; i <= 12; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher();
+  ASSERT_TRUE(publisher_->WaitIdle(30000))
+      << "stuck with " << publisher_->stats().in_flight << " in flight";
+  const PublisherStats st = publisher_->stats();
+  EXPECT_EQ(st.nacked, 4u);
+  EXPECT_EQ(st.confirmed, 12u);
+  EXPECT_EQ(st.dead_lettered, 0u);
+  std::set<std::string> ids;
+  for (const FakeMessage& m : broker_.received()) ids.insert(m.meta.message_id);
+  EXPECT_EQ(ids.size(), 12u);
+}
+
+TEST_F(PublisherTest, MovesToANewSessionWhenARepublishIsNackedAgainOnTheSameChannel) {
+  // The channel, not the message, may be what the broker refuses (a quorum queue's leader
+  // moved): the second nack of one seq on one channel makes the publisher reconnect, and the
+  // message goes through on the new session instead of ending in the dead-letter file.
+  options_.nack_retries = 2;
+  broker_.NackMessage("gw-1:3", 2);
+  for (uint64_t i = 1; i <= 8; i++) Append("telemetry", PayloadFor(i));
+  StartPublisher(/*endpoints=*/2);
+  ASSERT_TRUE(publisher_->WaitIdle(30000)) << publisher_->stats().last_error;
+  const PublisherStats st = publisher_->stats();
+  EXPECT_EQ(st.nacked, 2u);
+  EXPECT_EQ(st.dead_lettered, 0u);
+  EXPECT_EQ(st.confirmed, 8u);
+  EXPECT_EQ(st.reconnects, 1u);
+  EXPECT_EQ(broker_.connect_attempts(), (std::vector<size_t>{0, 1}));
+  bool delivered_on_second_session = false;
+  for (const FakeMessage& m : broker_.received()) {
+    if (m.meta.message_id == "gw-1:3" && m.session == 2) delivered_on_second_session = true;
+  }
+  EXPECT_TRUE(delivered_on_second_session);
 }
 
 TEST_F(PublisherTest, StopsPublishingWhileTheBrokerBlocksAndResumesAfter) {
