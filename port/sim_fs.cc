@@ -214,8 +214,24 @@ struct Disk {
 };
 
 struct SimFileSystem::State {
-  std::mutex mu;  // guards disk
+  std::mutex mu;  // guards disk and observer
   Disk disk;
+  // Not part of Disk: a clone does not inherit it. Called with mu held (see sim_fs.h).
+  SimMutationObserver observer;
+
+  // Tells the observer about the mutating operation that just passed BeginMutation (so
+  // disk.mutating_ops already counts it) and has not yet taken effect. REQUIRES: mu held.
+  void Observe(SimMutation::Kind kind, const std::string& path, uint64_t offset = 0,
+               uint64_t length = 0) const {
+    if (!observer) return;
+    SimMutation m;
+    m.kind = kind;
+    m.path = path;
+    m.offset = offset;
+    m.length = length;
+    m.index = disk.mutating_ops - 1;
+    observer(m, SimFrozenView(*this));
+  }
 };
 
 namespace {
@@ -245,6 +261,7 @@ class SimFile final : public File {
     Disk& d = st_->disk;
     if (d.boot != boot_) return PowerCutStatus(path_);
     EDGE_RETURN_IF_ERROR(d.BeginMutation(path_));
+    st_->Observe(SimMutation::Kind::kWrite, path_, offset, n);
     if (!writable_) return Status::PermissionDenied(path_ + ": write on a read-only handle");
     Inode& ino = d.inodes.at(inode_);
     if (d.write_failures.Take()) {
@@ -289,6 +306,7 @@ class SimFile final : public File {
     Disk& d = st_->disk;
     if (d.boot != boot_) return PowerCutStatus(path_);
     EDGE_RETURN_IF_ERROR(d.BeginMutation(path_));
+    st_->Observe(SimMutation::Kind::kSync, path_);
     d.counters.syncs++;
     Inode& ino = d.inodes.at(inode_);
     if (d.sync_failures.Take()) {
@@ -400,6 +418,7 @@ Result<std::unique_ptr<File>> SimFileSystem::Create(const std::string& path) {
   std::lock_guard<std::mutex> lock(state_->mu);
   Disk& d = state_->disk;
   EDGE_RETURN_IF_ERROR(d.BeginMutation(path));
+  state_->Observe(SimMutation::Kind::kCreate, path);
   // A fresh inode under the name: the same as O_TRUNC for every caller that does not keep
   // another handle on the old file open.
   uint64_t id = d.next_inode++;
@@ -414,6 +433,7 @@ Status SimFileSystem::Rename(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> lock(state_->mu);
   Disk& d = state_->disk;
   EDGE_RETURN_IF_ERROR(d.BeginMutation(from));
+  state_->Observe(SimMutation::Kind::kRename, from);
   auto it = d.live.find(from);
   if (it == d.live.end()) {
     return Status::NotFound(from + ": rename to " + to + " failed: No such file or directory");
@@ -430,6 +450,7 @@ Status SimFileSystem::Remove(const std::string& path) {
   std::lock_guard<std::mutex> lock(state_->mu);
   Disk& d = state_->disk;
   EDGE_RETURN_IF_ERROR(d.BeginMutation(path));
+  state_->Observe(SimMutation::Kind::kRemove, path);
   if (d.live.erase(path) == 0) return Status::Ok();
   d.pending_ns.push_back(NamespaceOp{NamespaceOp::kUnlink, "", path, 0});
   d.CollectGarbage();
@@ -440,6 +461,7 @@ Status SimFileSystem::SyncDir(const std::string& dir) {
   std::lock_guard<std::mutex> lock(state_->mu);
   Disk& d = state_->disk;
   EDGE_RETURN_IF_ERROR(d.BeginMutation(dir));
+  state_->Observe(SimMutation::Kind::kSyncDir, dir);
   d.counters.dir_syncs++;
   std::vector<NamespaceOp> rest;
   for (NamespaceOp& op : d.pending_ns) {
@@ -496,11 +518,13 @@ void SimFileSystem::PowerCut(uint64_t seed) {
 }
 
 std::unique_ptr<SimFileSystem> SimFileSystem::Clone() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return CloneLocked(*state_);
+}
+
+std::unique_ptr<SimFileSystem> SimFileSystem::CloneLocked(const State& state) {
   auto copy = std::make_shared<State>();
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    copy->disk = state_->disk;
-  }
+  copy->disk = state.disk;
   Disk& d = copy->disk;
   // Handles and locks belong to the original; in the copy nothing is open, but inodes that
   // only an open handle kept alive stay until the next power cut, as on the original.
@@ -508,6 +532,11 @@ std::unique_ptr<SimFileSystem> SimFileSystem::Clone() const {
   d.locks.clear();
   d.boot++;
   return std::unique_ptr<SimFileSystem>(new SimFileSystem(std::move(copy)));
+}
+
+void SimFileSystem::SetMutationObserver(SimMutationObserver observer) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->observer = std::move(observer);
 }
 
 void SimFileSystem::SetFaultMix(const SimFaultMix& mix) {

@@ -22,6 +22,11 @@
 // Everything is deterministic from the constructor seed and the PowerCut seeds, so a failing
 // test can be replayed from the seeds it prints.
 //
+// A workload of several threads cannot be re-run to a chosen operation count (CrashAfterOps):
+// its interleaving differs every run. SetMutationObserver instead shows every mutating
+// operation, with the file system frozen just before it, so one run can be cloned at every
+// I/O point and each clone power-cut many ways.
+//
 // Thread safety: every method of SimFileSystem and of the File / FileLock objects it returns may
 // be called from any thread. One mutex (State::mu, in sim_fs.cc) guards all state, and is held
 // only for memory copies. Handles hold a reference to the state they were opened on, so they
@@ -30,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +72,28 @@ struct SimFsCounters {
   uint64_t power_cuts = 0;
 };
 
+// One mutating operation as a SimMutationObserver sees it, before it takes effect.
+struct SimMutation {
+  enum class Kind { kWrite, kSync, kCreate, kRename, kRemove, kSyncDir };
+  Kind kind = Kind::kWrite;
+  std::string path;     // the file (kRename: the old name), or the directory of kSyncDir
+  uint64_t offset = 0;  // kWrite only
+  uint64_t length = 0;  // kWrite only
+  int64_t index = 0;    // mutating operations before this one (mutating_ops() at that moment)
+};
+
+class SimFrozenView;
+
+// Called for every mutating operation that passes the crash point (ones failed by injected
+// errors included), on the thread doing the operation, before the operation has any effect,
+// with the file system frozen: no operation of this file system, on any thread, can start or
+// finish until the observer returns, so what it copies (view.Clone()) and what it records
+// elsewhere describe one instant.
+// REQUIRES of the observer: it must not call this file system or its handles (they would
+// deadlock), only the view; it may take other locks, but no thread may hold such a lock while
+// it calls this file system.
+using SimMutationObserver = std::function<void(const SimMutation&, const SimFrozenView&)>;
+
 class SimFileSystem final : public FileSystem {
  public:
   // seed drives the fault choices that are not given a seed of their own (failing Sync,
@@ -99,6 +127,11 @@ class SimFileSystem final : public FileSystem {
   std::unique_ptr<SimFileSystem> Clone() const;
 
   void SetFaultMix(const SimFaultMix& mix);
+
+  // Sets (or, with an empty function, removes) the observer of mutating operations; see
+  // SimMutationObserver. Not copied by Clone; kept across PowerCut. Used to snapshot a
+  // multi-threaded workload at every I/O point (tests/powercut/daemon_powercut_test.cc).
+  void SetMutationObserver(SimMutationObserver observer);
 
   // --- Crash points -------------------------------------------------------------------------
 
@@ -140,8 +173,23 @@ class SimFileSystem final : public FileSystem {
   struct State;  // shared with handles; defined in sim_fs.cc
 
  private:
+  friend class SimFrozenView;
   explicit SimFileSystem(std::shared_ptr<State> state);
+  static std::unique_ptr<SimFileSystem> CloneLocked(const State& state);
   std::shared_ptr<State> state_;
+};
+
+// The file system as an observer finds it: frozen just before the observed operation.
+// Valid only during the observer call.
+class SimFrozenView {
+ public:
+  explicit SimFrozenView(const SimFileSystem::State& state) : state_(state) {}
+  // A deep copy of this moment, as SimFileSystem::Clone(): the operation being observed has
+  // not happened in it. PowerCut the copy to get the crash image "power failed right here".
+  std::unique_ptr<SimFileSystem> Clone() const { return SimFileSystem::CloneLocked(state_); }
+
+ private:
+  const SimFileSystem::State& state_;  // its mutex is held by the operation being observed
 };
 
 }  // namespace edge::port

@@ -33,6 +33,17 @@ intake::IntakeOptions IntakeOptionsFrom(const config::AgentConfig& c) {
 
 Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(const config::AgentConfig& config,
                                                         port::FileSystem* fs) {
+  auto rabbit = std::make_unique<publish::RabbitConnector>(config::EndpointsFrom(config),
+                                                           config::TopologyFrom(config));
+  publish::RabbitConnector* raw = rabbit.get();
+  auto d = Start(config, fs, std::move(rabbit));
+  if (d.ok()) (*d)->rabbit_ = raw;
+  return d;
+}
+
+Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(
+    const config::AgentConfig& config, port::FileSystem* fs,
+    std::unique_ptr<publish::BrokerConnector> connector) {
   std::unique_ptr<AgentDaemon> d(new AgentDaemon());
   d->config_ = config;
   d->fs_ = fs;
@@ -56,8 +67,7 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(const config::AgentConfi
   if (!dlf.ok()) return dlf.status();
   d->dead_letters_ = std::move(dlf).value();
 
-  d->connector_ = std::make_unique<publish::RabbitConnector>(config::EndpointsFrom(config),
-                                                             config::TopologyFrom(config));
+  d->connector_ = std::move(connector);
   d->publisher_ = std::make_unique<publish::Publisher>(
       d->ring_.get(), d->connector_.get(), d->dead_letters_.get(),
       config::PublisherOptionsFrom(config));
@@ -136,7 +146,7 @@ Status AgentDaemon::Stop(int drain_ms) {
 }
 
 void AgentDaemon::Reload(const config::AgentConfig& fresh) {
-  connector_->SetEndpoints(config::EndpointsFrom(fresh));
+  if (rabbit_ != nullptr) rabbit_->SetEndpoints(config::EndpointsFrom(fresh));
   publisher_->ReconnectNow();  // do not wait out a refused-login back-off
   std::string restart_needed;
   if (fresh.ring.path != config_.ring.path || fresh.ring.size_bytes != config_.ring.size_bytes ||

@@ -36,6 +36,12 @@ class AgentDaemon {
  public:
   static Result<std::unique_ptr<AgentDaemon>> Start(const config::AgentConfig& config,
                                                     port::FileSystem* fs);
+  // The same daemon, forwarding through `connector` instead of RabbitMQ at the configured
+  // endpoints (config.broker is then not used, and Reload leaves the connector alone). The
+  // seam for running the whole path against tests/support/fake_broker.h.
+  static Result<std::unique_ptr<AgentDaemon>> Start(
+      const config::AgentConfig& config, port::FileSystem* fs,
+      std::unique_ptr<publish::BrokerConnector> connector);
   ~AgentDaemon();
 
   // Graceful stop (SIGTERM): the intake stops accepting (new requests get shutting_down) and
@@ -64,7 +70,8 @@ class AgentDaemon {
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<ring::Ring> ring_;
   std::unique_ptr<publish::DeadLetterFile> dead_letters_;
-  std::unique_ptr<publish::RabbitConnector> connector_;
+  std::unique_ptr<publish::BrokerConnector> connector_;
+  publish::RabbitConnector* rabbit_ = nullptr;  // connector_ when it is RabbitMQ's; else null
   std::unique_ptr<publish::Publisher> publisher_;
   std::unique_ptr<intake::IntakeServer> intake_;
   std::unique_ptr<ControlServer> control_;

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -84,7 +85,15 @@ Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(port::FileSystem* f
   }
   auto size = file->Size();
   if (!size.ok()) return size.status().WithContext("dead-letter file");
-  return std::unique_ptr<DeadLetterFile>(new DeadLetterFile(path, std::move(file), *size));
+  bool clean_end = *size % port::kSectorBytes == 0;
+  if (clean_end && *size > 0) {
+    char last = 0;
+    Status s = file->ReadAt(*size - 1, &last, 1);
+    if (!s.ok()) return s.WithContext("dead-letter file");
+    clean_end = last == '\n';
+  }
+  return std::unique_ptr<DeadLetterFile>(
+      new DeadLetterFile(path, std::move(file), *size, clean_end));
 }
 
 Status DeadLetterFile::Append(const DeadLetter& e) {
@@ -107,14 +116,28 @@ Status DeadLetterFile::Append(const DeadLetter& e) {
   cJSON_AddStringToObject(obj.get(), "payload_base64", Base64Encode(e.payload).c_str());
   char* text = cJSON_PrintUnformatted(obj.get());
   if (text == nullptr) return Status::Internal("dead-letter file: cannot encode entry");
-  std::string line(text);
+  // After a torn tail the entry needs a line of its own; then the JSON, spaces up to the end of
+  // its last sector, and the newline in that sector's last byte.
+  std::string line = clean_end_ ? "" : "\n";
+  line += text;
   cJSON_free(text);
+  const uint64_t end = (line.size() + 1 + port::kSectorBytes - 1) / port::kSectorBytes *
+                       port::kSectorBytes;
+  line.resize(end - 1, ' ');
   line += '\n';
-  // Write at the end and sync before reporting success: the ring keeps the record until then.
-  Status s = file_->WriteAt(size_, line.data(), line.size());
+  // Write from a sector boundary and sync before reporting success: the ring keeps the record
+  // until then. The sectors between size_ and start (after a torn tail) are left alone.
+  const uint64_t start = (size_ + port::kSectorBytes - 1) / port::kSectorBytes * port::kSectorBytes;
+  Status s = file_->WriteAt(start, line.data(), line.size());
   if (s.ok()) s = file_->Sync();
-  if (!s.ok()) return s.WithContext("dead-letter file " + path_);
-  size_ += line.size();
+  if (!s.ok()) {
+    // Part of the line may be in the file: what follows must start on a fresh line.
+    size_ = std::max(size_, start);
+    clean_end_ = false;
+    return s.WithContext("dead-letter file " + path_);
+  }
+  size_ = start + line.size();
+  clean_end_ = true;
   written_++;
   return Status::Ok();
 }
@@ -137,8 +160,14 @@ Result<std::vector<DeadLetter>> DeadLetterFile::ReadAll(port::FileSystem* fs,
     if (nl == std::string::npos) break;  // a torn last line
     std::string line = text.substr(start, nl - start);
     start = nl + 1;
-    JsonPtr obj(cJSON_Parse(line.c_str()));
-    if (!obj) continue;  // torn by a power cut mid-append
+    // The whole line must be one object (plus padding): cJSON_Parse alone would take the
+    // leading number of a line of garbage (a torn append) for an entry.
+    JsonPtr obj(cJSON_ParseWithLengthOpts(line.c_str(), line.size() + 1, nullptr, true));
+    if (!obj || !cJSON_IsObject(obj.get()) ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj.get(), "message_id")) ||
+        !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj.get(), "seq"))) {
+      continue;  // torn by a power cut mid-append, or the blank end of one
+    }
     DeadLetter e;
     e.time_ms = static_cast<uint64_t>(Num(obj.get(), "time_ms"));
     e.agent_id = Str(obj.get(), "agent_id");

@@ -16,8 +16,13 @@
 //    "headers": {"k": "v", ...},        the producer's headers
 //    "content_type": "application/json",
 //    "payload_base64": "..."}
-// A torn last line (power cut while appending) is skipped by readers; entries before it are
-// intact because each was synced before the next was written.
+// Each line is padded with spaces to a whole number of 512-byte sectors (port::kSectorBytes) and
+// starts at a sector boundary: an append never writes into a sector that holds an earlier
+// entry, so a write torn by a power cut (which can damage the whole sector it touches) cannot
+// take a synced entry with it. A line that does not parse (a torn append) is skipped by readers;
+// after one, the next entry starts with a newline of its own, so a torn tail without a newline
+// (or the zeros up to the next sector) cannot swallow it. Blank or torn lines are therefore
+// possible between entries; JSON tools that read whitespace-separated values take the rest.
 //
 // Thread-safety: not thread-safe; owned by the publisher thread.
 #pragma once
@@ -60,15 +65,20 @@ class DeadLetterFile {
   uint64_t entries_written() const { return written_; }
   const std::string& path() const { return path_; }
 
-  // Parses a file's entries (skipping a torn last line); for tests and tools.
+  // Parses a file's entries, skipping every line that is not one whole entry (torn appends,
+  // their blank ends); for tests and tools.
   static Result<std::vector<DeadLetter>> ReadAll(port::FileSystem* fs, const std::string& path);
 
  private:
-  DeadLetterFile(std::string path, std::unique_ptr<port::File> file, uint64_t size)
-      : path_(std::move(path)), file_(std::move(file)), size_(size) {}
+  DeadLetterFile(std::string path, std::unique_ptr<port::File> file, uint64_t size,
+                 bool clean_end)
+      : path_(std::move(path)), file_(std::move(file)), size_(size), clean_end_(clean_end) {}
   std::string path_;
   std::unique_ptr<port::File> file_;
-  uint64_t size_;  // append offset
+  uint64_t size_;  // the file's end: the next entry starts at the sector boundary at or after it
+  // The file ends with a whole entry's newline at a sector boundary. Otherwise (a torn append,
+  // or a file written before entries were sector-aligned) the next entry starts with "\n".
+  bool clean_end_;
   uint64_t written_ = 0;
 };
 

@@ -82,6 +82,13 @@ class FakeBroker {
     std::lock_guard<std::mutex> l(mu_);
     return received_;
   }
+  // The messages after the first `first` received ones: for a caller that follows the log as it
+  // grows without copying it all every time.
+  std::vector<FakeMessage> received_from(size_t first) const {
+    std::lock_guard<std::mutex> l(mu_);
+    if (first >= received_.size()) return {};
+    return std::vector<FakeMessage>(received_.begin() + static_cast<long>(first), received_.end());
+  }
   // Publishes the broker accepted while blocked (must stay 0).
   int published_while_blocked() const {
     std::lock_guard<std::mutex> l(mu_);
