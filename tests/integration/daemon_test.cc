@@ -13,7 +13,8 @@
 // Every wait is a bounded poll on a condition (status, log, socket); nothing asserts a timing.
 //
 // What cannot be provoked through a real daemon and a real disk, and is covered elsewhere:
-// io_error (tests/powercut, the simulated file system) and internal (a bug by definition).
+// io_error (tests/integration/daemon_disk_faults_test.cc: the daemon on the simulated file system)
+// and internal (a bug by definition).
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
