@@ -298,28 +298,17 @@ TEST(DaemonKill9, EveryDurableReceiptSurvivesRandomKillsAndDuplicatesComeOnlyFro
   // Wait (bounded) until every acknowledged seq reached the consumer, then 2 s of quiet for
   // late duplicates.
   const auto deadline = Clock::now() + kDrainTimeout;
-  size_t last_count = 0;
+  std::set<uint64_t> missing;
+  for (const auto& [seq, payload] : acked) missing.insert(seq);
+  size_t looked_at = 0;  // deliveries already taken off `missing`
   auto quiet_since = Clock::now();
   for (;;) {
-    size_t count;
-    bool all_there = true;
     {
       std::lock_guard<std::mutex> l(deliveries_mu);
-      count = deliveries.size();
-      std::set<uint64_t> seen;
-      for (const Delivery& d : deliveries) seen.insert(d.seq);
-      for (const auto& [seq, payload] : acked) {
-        if (seen.count(seq) == 0) {
-          all_there = false;
-          break;
-        }
-      }
+      if (deliveries.size() != looked_at) quiet_since = Clock::now();
+      for (; looked_at < deliveries.size(); looked_at++) missing.erase(deliveries[looked_at].seq);
     }
-    if (count != last_count) {
-      last_count = count;
-      quiet_since = Clock::now();
-    }
-    if (all_there && Clock::now() - quiet_since >= 2s) break;
+    if (missing.empty() && Clock::now() - quiet_since >= 2s) break;
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(200ms);
   }
