@@ -493,7 +493,7 @@ TEST_F(HostileClients, WellBehavedProducersAreServedAndTheRingStaysSound) {
     std::ifstream st("/proc/" + std::to_string(agent_.pid()) + "/status");
     std::string line;
     while (std::getline(st, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) peak = line.substr(6);
+      if (line.rfind("VmHWM:", 0) == 0) peak = line.substr(line.find_first_not_of(" \t", 6));
     }
   }
   agent_.Signal(SIGTERM);
@@ -503,7 +503,7 @@ TEST_F(HostileClients, WellBehavedProducersAreServedAndTheRingStaysSound) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   std::printf("hostile: rounds=%d hostile_connections=%llu durable_checked=%zu lost=%llu "
-              "garbage_acked=%llu daemon_peak_rss=%s\n",
+              "garbage_acked=%llu daemon_peak_rss=\"%s\"\n",
               rounds, static_cast<unsigned long long>(hostile_), expect.size(),
               static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(garbage_acked_), peak.c_str());
