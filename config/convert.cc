@@ -11,6 +11,9 @@ ring::RingOptions RingOptionsFrom(const AgentConfig& config) {
   options.full_policy = config.ring.full_policy;
   options.max_batch_records = static_cast<uint32_t>(config.ring.max_batch_records);
   options.max_batch_bytes = config.ring.max_batch_bytes;
+  // A crash then re-sends at most about two confirm windows of what the broker had confirmed
+  // (the window in flight, and up to a window confirmed since the last checkpoint).
+  options.checkpoint_every_records = static_cast<uint64_t>(config.broker.confirm_window);
   return options;
 }
 

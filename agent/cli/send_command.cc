@@ -46,7 +46,7 @@ const char kSendUsage[] =
     "  13  unknown_route   the route is not in the agent's config\n"
     "  14  bad_frame       the agent rejected the request (e.g. a reserved header name)\n"
     "  15  shutting_down   the agent is stopping; retry after it restarts\n"
-    "  16  io_error        the agent could not write its ring; the payload is NOT stored\n"
+    "  16  io_error        the agent could not write its ring; NOT acknowledged\n"
     "  17  not_delivered   --wait confirmed: the broker returned or rejected the message;\n"
     "                      it is kept in the agent's dead-letter file\n"
     "  18  timeout         --wait confirmed: no broker confirm in time; the payload is\n"

@@ -467,7 +467,7 @@ const char* edge_agent_strerror(int rc) {
     case EDGE_AGENT_SHUTTING_DOWN:
       return "shutting_down: the agent is stopping";
     case EDGE_AGENT_IO_ERROR:
-      return "io_error: the agent could not write its ring; not stored";
+      return "io_error: the agent could not write its ring; not acknowledged";
     case EDGE_AGENT_NOT_DELIVERED:
       return "not_delivered: the broker did not take it; kept in the agent's dead-letter file";
     case EDGE_AGENT_TIMEOUT:

@@ -49,7 +49,8 @@ extern "C" {
 #define EDGE_AGENT_UNKNOWN_ROUTE 3 /* the route is not in the agent's config */
 #define EDGE_AGENT_BAD_FRAME 4     /* the request was malformed */
 #define EDGE_AGENT_SHUTTING_DOWN 5 /* the agent is stopping */
-#define EDGE_AGENT_IO_ERROR 6      /* the agent's disk write failed: NOT stored */
+#define EDGE_AGENT_IO_ERROR 6      /* the agent's disk write failed: NOT acknowledged (it may
+                                      still be delivered; a resend may arrive twice) */
 #define EDGE_AGENT_NOT_DELIVERED 7 /* broker returned/nacked it: dead-lettered (durable) */
 #define EDGE_AGENT_TIMEOUT 8       /* no broker confirm in time (it is durable) */
 #define EDGE_AGENT_INTERNAL 9      /* a bug in the agent */

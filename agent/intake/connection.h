@@ -52,6 +52,12 @@ class Connection {
   // what back-pressure counts.
   size_t pending() const { return slots_.size() + unsent_answers_; }
   size_t unsent_bytes() const { return out_.size() - out_pos_; }
+
+  // Bytes of this client's records handed to the ring whose outcome has not come back: they
+  // sit in the ring's append queue until written, so back-pressure counts them too.
+  void AddInFlight(uint64_t bytes) { in_flight_bytes_ += bytes; }
+  void FinishInFlight(uint64_t bytes) { in_flight_bytes_ -= bytes; }
+  uint64_t in_flight_bytes() const { return in_flight_bytes_; }
   bool has_output() const { return unsent_bytes() > 0; }
 
   // Writes as much of the output as the socket takes now. OK (maybe nothing written: the
@@ -98,6 +104,7 @@ class Connection {
   std::deque<Slot> slots_;  // slots_[i] has serial first_serial_ + i
   uint64_t first_serial_ = 0;
   size_t owed_ = 0;
+  uint64_t in_flight_bytes_ = 0;
 
   // Answers ready to write, in order; bytes before out_pos_ are written. answer_ends_ holds
   // the end offset of each answer in out_, to count whole answers still unsent.

@@ -42,6 +42,7 @@ struct Completion {
   uint64_t serial = 0;
   Result<uint64_t> result = Status::Internal("append pending");
   size_t payload_bytes = 0;
+  uint64_t record_bytes = 0;  // what the connection counted in flight
 };
 
 // The writer thread's way back into the loop. Shared with every pending callback, so a
@@ -350,8 +351,12 @@ void IntakeServer::Loop::AcceptAll(Clock::time_point now) {
 }
 
 bool IntakeServer::Loop::Pressured(const Connection& c) const {
+  // In-flight bytes matter while the disk is slow (an SD card's sync can take seconds): the
+  // request count alone would let one client park max_pending_per_connection full frames in
+  // the ring's append queue.
   return c.pending() >= static_cast<size_t>(options_.max_pending_per_connection) ||
-         c.unsent_bytes() >= kMaxUnsentAnswerBytes;
+         c.unsent_bytes() >= kMaxUnsentAnswerBytes ||
+         c.in_flight_bytes() >= static_cast<uint64_t>(options_.max_in_flight_bytes_per_connection);
 }
 
 bool IntakeServer::Loop::WantsRead(const Connection& c) const {
@@ -455,15 +460,17 @@ void IntakeServer::Loop::HandleRequest(Connection* c, SendRequest req) {
   const size_t payload_bytes = e.payload.size();
   std::string record = envelope::Encode(e);
   in_flight_++;
-  ring_->AppendAsync(std::move(record),
-                     [q = queue_, id = c->id(), serial, payload_bytes](Result<uint64_t> r) {
-                       Completion done;
-                       done.conn_id = id;
-                       done.serial = serial;
-                       done.result = std::move(r);
-                       done.payload_bytes = payload_bytes;
-                       q->Push(std::move(done));
-                     });
+  c->AddInFlight(record_bytes);
+  ring_->AppendAsync(std::move(record), [q = queue_, id = c->id(), serial, payload_bytes,
+                                         record_bytes = record_bytes](Result<uint64_t> r) {
+    Completion done;
+    done.conn_id = id;
+    done.serial = serial;
+    done.result = std::move(r);
+    done.payload_bytes = payload_bytes;
+    done.record_bytes = record_bytes;
+    q->Push(std::move(done));
+  });
 }
 
 void IntakeServer::Loop::ProcessCompletions(Clock::time_point now) {
@@ -477,6 +484,7 @@ void IntakeServer::Loop::ProcessCompletions(Clock::time_point now) {
       });
     }
     Connection* c = Find(done.conn_id);
+    if (c != nullptr) c->FinishInFlight(done.record_bytes);
     uint32_t request_id = 0;
     bool wait_confirmed = false;
     // A client that left before its answer: the record (if durable) stays and is delivered.
@@ -611,6 +619,9 @@ Result<std::unique_ptr<IntakeServer>> IntakeServer::Start(ring::Ring* ring,
   if (o.max_connections < 1) return bad("max_connections must be at least 1");
   if (o.idle_timeout_s < 1) return bad("idle_timeout_s must be at least 1");
   if (o.max_pending_per_connection < 1) return bad("max_pending_per_connection must be >= 1");
+  if (o.max_in_flight_bytes_per_connection < 1) {
+    return bad("max_in_flight_bytes_per_connection must be >= 1");
+  }
   if (o.confirm_timeout_ms < 1) return bad("confirm_timeout_ms must be at least 1");
   if (o.stop_flush_ms < 0) return bad("stop_flush_ms must not be negative");
 

@@ -18,8 +18,10 @@
 //   whose content is invalid (reserved x-edge-* header, too many headers, a value too long)
 //   gets bad_frame too, but the connection stays open.
 // - Back-pressure: a connection with max_pending_per_connection requests unanswered or
-//   answers unread is not read from until it catches up; its memory is bounded by about
-//   max_frame_bytes + 64 KiB of input plus its pending answers.
+//   answers unread, or with max_in_flight_bytes_per_connection of records handed to the ring
+//   and not yet written (a slow disk), is not read from until it catches up. Its memory is
+//   bounded by about max_frame_bytes + 64 KiB of input, max_in_flight_bytes_per_connection
+//   + max_frame_bytes of records in the ring's append queue, and its pending answers.
 // - Connections beyond max_connections are accepted and closed at once without an answer
 //   (the client sees end of stream / connection reset; the C client reports
 //   EDGE_AGENT_E_CLOSED), counted in stats().connections_rejected.
@@ -56,6 +58,10 @@ struct IntakeOptions {
   int64_t max_connections = 64;
   int64_t idle_timeout_s = 60;
   int64_t max_pending_per_connection = 256;
+  // Bytes of records a connection may have handed to the ring and not yet seen written (the
+  // ring's append queue holds them): beyond this the connection is not read from until the
+  // disk catches up. One frame is always taken when nothing is in flight.
+  int64_t max_in_flight_bytes_per_connection = 1 << 20;
   int64_t confirm_timeout_ms = 30000;
   // At Stop: how long answers may wait for slow readers before their connections are closed.
   int64_t stop_flush_ms = 2000;

@@ -72,7 +72,8 @@ enum class AnswerCode : uint8_t {
   kUnknownRoute = 3,  // the route is not configured
   kBadFrame = 4,      // malformed request (see IntakeServer for when the connection closes)
   kShuttingDown = 5,  // the agent is stopping
-  kIoError = 6,       // the ring's write or fdatasync failed: the payload is NOT stored
+  kIoError = 6,       // the ring's write or fdatasync failed: NOT acknowledged (it may still
+                      // reach the disk and the broker: after the failure nobody can tell)
   kNotDelivered = 7,  // confirmed was asked; the broker returned/nacked it (dead-letter file)
   kTimeout = 8,       // confirmed was asked; no confirm within confirm_timeout_ms (durable)
   kInternal = 9,      // a bug in the agent

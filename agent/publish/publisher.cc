@@ -514,7 +514,7 @@ void Publisher::SettlePrefix() {
     window_.PopOldest();
   }
   if (!moved) return;
-  Status s = ring_->store().Acknowledge(last);
+  Status s = ring_->Acknowledge(last);
   if (!s.ok()) ops::LogError("cannot move the ring head: " + s.message());
   {
     std::lock_guard<std::mutex> l(mu_);

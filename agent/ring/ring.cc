@@ -4,11 +4,6 @@
 #include <future>
 
 namespace edge::ring {
-namespace {
-// The meta slot is written at most this often while acknowledgements advance (plus always
-// before a segment is reused, which RingStore does itself).
-constexpr auto kCheckpointInterval = std::chrono::seconds(1);
-}  // namespace
 
 Result<std::unique_ptr<Ring>> Ring::Open(port::FileSystem* fs, const std::string& path,
                                          const RingOptions& options) {
@@ -20,7 +15,7 @@ Result<std::unique_ptr<Ring>> Ring::Open(port::FileSystem* fs, const std::string
 }
 
 Ring::Ring(std::unique_ptr<RingStore> store, const RingOptions& options)
-    : store_(std::move(store)), options_(options) {
+    : store_(std::move(store)), options_(options), checkpointed_seq_(store_->head().seq) {
   if (options_.max_batch_bytes > store_->geometry().segment_bytes) {
     options_.max_batch_bytes = store_->geometry().segment_bytes;
   }
@@ -59,6 +54,19 @@ Result<uint64_t> Ring::Append(std::string_view payload) {
   return std::move(waiter.result);
 }
 
+Status Ring::Acknowledge(const Position& next_unacked) {
+  Status s = store_->Acknowledge(next_unacked);
+  if (!s.ok() || options_.checkpoint_every_records == 0) return s;
+  if (next_unacked.seq >= checkpointed_seq_.load() + options_.checkpoint_every_records) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!checkpoint_requested_) {
+      checkpoint_requested_ = true;
+      work_cv_.notify_one();
+    }
+  }
+  return s;
+}
+
 uint64_t Ring::WaitForDurable(uint64_t seq, int timeout_ms) {
   std::unique_lock<std::mutex> l(mu_);
   durable_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms),
@@ -67,16 +75,27 @@ uint64_t Ring::WaitForDurable(uint64_t seq, int timeout_ms) {
 }
 
 void Ring::WriterLoop() {
+  // The meta slot is written about this often while acknowledgements advance, when Acknowledge
+  // asks for it, and always before a segment is reused (RingStore does that itself).
+  const auto interval = std::chrono::milliseconds(options_.checkpoint_interval_ms);
   auto last_checkpoint = std::chrono::steady_clock::now();
+  bool last_checkpoint_failed = false;
   std::vector<Pending> batch;
   std::vector<std::string_view> views;
   std::vector<Result<uint64_t>> results;
   for (;;) {
+    bool requested = false;
     {
       std::unique_lock<std::mutex> l(mu_);
-      // Wake for appends, for close, or to checkpoint acknowledgements about once a second.
-      work_cv_.wait_for(l, kCheckpointInterval, [&] { return !queue_.empty() || closing_; });
+      // Wake for appends, for close, to checkpoint acknowledgements about once a second, or
+      // when Acknowledge asks for a checkpoint.
+      work_cv_.wait_for(l, interval,
+                        [&] { return !queue_.empty() || closing_ || checkpoint_requested_; });
       if (queue_.empty() && closing_) break;
+      // After a failed checkpoint, requests wait for the interval: a failing disk is not
+      // hammered with one meta write per acknowledgement.
+      requested = checkpoint_requested_ && !last_checkpoint_failed;
+      checkpoint_requested_ = false;
       // Everything queued while the previous sync was in flight forms this batch.
       uint64_t bytes = 0;
       while (!queue_.empty() && batch.size() < options_.max_batch_records) {
@@ -117,10 +136,13 @@ void Ring::WriterLoop() {
       batch.clear();
     }
     auto now = std::chrono::steady_clock::now();
-    if (now - last_checkpoint >= kCheckpointInterval && store_->CheckpointPending()) {
+    if ((requested || now - last_checkpoint >= interval) &&
+        store_->CheckpointPending()) {
       // A failed checkpoint is retried at the next interval; the durable head simply stays
       // older, which costs re-sends after a crash, never data.
-      (void)store_->Checkpoint();
+      const uint64_t head = store_->head().seq;
+      last_checkpoint_failed = !store_->Checkpoint().ok();
+      if (!last_checkpoint_failed) checkpointed_seq_.store(head);
       last_checkpoint = now;
     }
   }

@@ -4,9 +4,11 @@
 // everything queued, appends it as one batch with one write and one fdatasync, then answers
 // every producer of that batch; while a sync is in flight the next batch keeps growing, up to
 // RingOptions::max_batch_records / max_batch_bytes. The writer thread also writes the meta
-// slot at most about once a second while acknowledgements advance.
+// slot about once a second while acknowledgements advance, and sooner when they ran
+// RingOptions::checkpoint_every_records ahead of it.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -38,7 +40,11 @@ class Ring {
   // closes. Returns next_seq().
   uint64_t WaitForDurable(uint64_t seq, int timeout_ms);
 
-  // Reading and acknowledging go straight to the store (thread-safe there).
+  // RingStore::Acknowledge, and once the head is options.checkpoint_every_records past the
+  // last checkpoint, asks the writer thread for one (it does not wait for it). Any thread.
+  Status Acknowledge(const Position& next_unacked);
+
+  // Reading goes straight to the store (thread-safe there).
   RingStore& store() { return *store_; }
   const RingStore& store() const { return *store_; }
 
@@ -83,8 +89,11 @@ class Ring {
   uint64_t queued_bytes_ = 0;
   bool closing_ = false;
   bool closed_ = false;
+  bool checkpoint_requested_ = false;
   Status close_status_;
 
+  // Head seq covered by the last checkpoint the writer wrote (read by Acknowledge).
+  std::atomic<uint64_t> checkpointed_seq_{0};
   std::function<void(const BatchInfo&)> batch_observer_;  // set before use; writer thread reads
   std::thread writer_;
 };

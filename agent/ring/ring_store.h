@@ -40,6 +40,14 @@ struct RingOptions {
   // Caps on one write batch (the bytes also cap at one segment).
   uint32_t max_batch_records = 4096;
   uint64_t max_batch_bytes = 1ull << 20;
+  // Used by Ring (not RingStore): besides about once a second, the meta slot is written as soon
+  // as the acknowledged head is this many records past the last checkpoint (0: by time only).
+  // After a crash the publisher sends again everything from the durable head, so this bounds
+  // the re-sent records that the broker had confirmed already. A daemon whose life is shorter
+  // than the time interval (a crash loop) would otherwise never move its durable head.
+  uint64_t checkpoint_every_records = 0;
+  // Used by Ring: the meta slot is written about this often while acknowledgements advance.
+  uint32_t checkpoint_interval_ms = 1000;
 };
 
 // A place in the ring: the record `seq` is at `offset`, or will be written there.

@@ -13,7 +13,8 @@
 // Every wait is a bounded poll on a condition (status, log, socket); nothing asserts a timing.
 //
 // What cannot be provoked through a real daemon and a real disk, and is covered elsewhere:
-// io_error (tests/powercut, the simulated file system) and internal (a bug by definition).
+// io_error (tests/integration/daemon_disk_faults_test.cc: the daemon on the simulated file system)
+// and internal (a bug by definition).
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -46,14 +47,23 @@
 #include "agent/client/edge_agent_client.h"
 #include "agent/publish/dead_letter_file.h"
 #include "port/file.h"
+#include "tests/support/agent_process.h"
 #include "tests/support/broker_fixture.h"
 #include "tests/support/consumed_message.h"
 #include "tests/support/loopback.h"
+#include "tests/support/queue_reader.h"
+#include "tests/support/test_payload.h"
 
 namespace edge::daemon {
 namespace {
 
+using edge::test::AgentOptions;
+using edge::test::AgentProcess;
 using edge::test::BrokerFixture;
+using edge::test::Payload;
+using edge::test::ProgramResult;
+using edge::test::RunProgram;
+using edge::test::WellFormedPayload;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -80,217 +90,7 @@ std::string Tail(const std::string& text, size_t max_bytes) {
 }
 
 // Writes path atomically (temporary file + rename) with the given mode.
-void WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  ASSERT_GE(fd, 0) << "open " << tmp << ": " << std::strerror(errno);
-  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-  ASSERT_EQ(::fchmod(fd, mode), 0);
-  ::close(fd);
-  ASSERT_EQ(::rename(tmp.c_str(), path.c_str()), 0) << std::strerror(errno);
-}
-
-// Deterministic payloads that name themselves: "<tag>/<i>/" then n bytes derived from both
-// (binary, zero bytes included), so a consumer can check any body it receives.
-std::string Payload(const std::string& tag, uint64_t i, size_t n) {
-  std::string s = tag + "/" + std::to_string(i) + "/";
-  uint64_t x = (std::hash<std::string>{}(tag) ^ (i * 0x9E3779B97F4A7C15ull)) | 1;
-  for (size_t k = 0; k < n; k++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s += static_cast<char>(x);
-  }
-  return s;
-}
-
-// True when body is exactly what Payload() makes for the tag and index it names.
-bool WellFormedPayload(const std::string& body) {
-  size_t a = body.find('/');
-  if (a == std::string::npos) return false;
-  size_t b = body.find('/', a + 1);
-  if (b == std::string::npos) return false;
-  const std::string tag = body.substr(0, a);
-  const uint64_t i = std::strtoull(body.c_str() + a + 1, nullptr, 10);
-  return body == Payload(tag, i, body.size() - b - 1);
-}
-
-uint64_t SeqOf(const std::string& message_id) {
-  size_t colon = message_id.rfind(':');
-  if (colon == std::string::npos) return 0;
-  return std::strtoull(message_id.c_str() + colon + 1, nullptr, 10);
-}
-
 std::string MessageId(uint64_t seq) { return std::string(kAgentId) + ":" + std::to_string(seq); }
-
-// --- A program run to completion (the CLI) ------------------------------------------------------
-
-struct ProgramResult {
-  int exit_code = -1;  // -1: did not exit normally (or timed out)
-  std::string output;  // stdout and stderr
-};
-
-ProgramResult RunProgram(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  ProgramResult result;
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    result.output = std::string("pipe2: ") + std::strerror(errno);
-    return result;
-  }
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  char path_env[] = "PATH=/usr/bin:/bin";
-  char* envp[] = {path_env, nullptr};
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    result.output = std::string("fork: ") + std::strerror(errno);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    return result;
-  }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(pipe_fds[1], 1);
-    ::dup2(pipe_fds[1], 2);
-    ::execve(argv[0], argv.data(), envp);
-    _exit(127);
-  }
-  ::close(pipe_fds[1]);
-  const auto deadline = Clock::now() + timeout;
-  bool timed_out = false;
-  char buf[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{pipe_fds[0], POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      timed_out = r == 0;
-      break;
-    }
-    ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);  // by its pid: our own child
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (!timed_out && WIFEXITED(st)) result.exit_code = WEXITSTATUS(st);
-  if (timed_out) result.output += "\n(timed out; killed)";
-  return result;
-}
-
-// --- The daemon process -------------------------------------------------------------------------
-
-// `edge-agent run`, started by fork/exec and signalled by its pid only. Once reaped, it is never
-// signalled again (its pid may belong to someone else by then).
-class DaemonProcess {
- public:
-  DaemonProcess() = default;
-  ~DaemonProcess() { Kill(); }
-  DaemonProcess(const DaemonProcess&) = delete;
-  DaemonProcess& operator=(const DaemonProcess&) = delete;
-
-  // stdout and stderr are appended to log_path. Call from the test's main thread only: the
-  // child's PR_SET_PDEATHSIG fires when the thread that forked it ends.
-  bool Start(const std::vector<std::string>& args, const std::string& log_path,
-             std::string* error) {
-    if (Running()) {
-      *error = "a daemon is already running";
-      return false;
-    }
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log_fd < 0 || null_fd < 0) {
-      *error = "open " + log_path + ": " + std::strerror(errno);
-      return false;
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    char path_env[] = "PATH=/usr/bin:/bin";
-    char* envp[] = {path_env, nullptr};
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) _exit(126);  // the test binary died already
-      ::dup2(null_fd, 0);
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execve(argv[0], argv.data(), envp);
-      _exit(127);
-    }
-    ::close(log_fd);
-    ::close(null_fd);
-    if (pid < 0) {
-      *error = std::string("fork: ") + std::strerror(errno);
-      return false;
-    }
-    pid_ = pid;
-    exited_ = false;
-    status_ = 0;
-    return true;
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Reaps the daemon when it has exited.
-  bool Running() {
-    if (pid_ <= 0 || exited_) return false;
-    int st = 0;
-    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-      exited_ = true;
-      status_ = st;
-      return false;
-    }
-    return true;
-  }
-
-  void Signal(int sig) {
-    if (Running()) ::kill(pid_, sig);
-  }
-
-  bool WaitForExit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Running()) {
-      if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
-
-  // Valid once exited: the waitpid status.
-  int wait_status() const { return status_; }
-  bool exited_cleanly() const { return exited_ && WIFEXITED(status_) && WEXITSTATUS(status_) == 0; }
-
-  void Kill() {
-    if (!Running()) return;
-    ::kill(pid_, SIGKILL);
-    int st = 0;
-    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-    }
-    exited_ = true;
-    status_ = st;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = true;
-  int status_ = 0;
-};
 
 // --- Producers ----------------------------------------------------------------------------------
 
@@ -495,68 +295,6 @@ bool ParseStatusJson(const std::string& text, AgentStatus* s) {
   return all_numbers;
 }
 
-// --- The agent's config -------------------------------------------------------------------------
-
-struct AgentOptions {
-  std::string dir;  // everything of this daemon lives here
-  uint16_t broker_port = 0;
-  std::string ring_size = "16MiB";
-  std::string full_policy = "reject";
-  std::string max_frame_bytes = "1MiB";
-  int confirm_window = 256;
-  std::string exchange;
-  std::string queue;
-  int drain_ms = 20000;
-
-  std::string config_path() const { return dir + "/agent.json"; }
-  std::string password_path() const { return dir + "/broker.password"; }
-  std::string ring_path() const { return dir + "/ring"; }
-  std::string intake_socket() const { return dir + "/intake.sock"; }
-  std::string control_socket() const { return dir + "/control.sock"; }
-  std::string dead_letter_path() const { return dir + "/dead-letters.jsonl"; }
-  std::string log_path() const { return dir + "/agent.log"; }
-};
-
-// Routes: "main" reaches the queue; "nowhere" goes to the same exchange with a routing key
-// nothing is bound to, so the broker returns it.
-std::string ConfigJson(const AgentOptions& o, const BrokerFixture& broker) {
-  std::ostringstream j;
-  j << "{\n"
-    << "  \"agent_id\": \"" << kAgentId << "\",\n"
-    << "  \"ring\": {\"path\": \"" << o.ring_path() << "\", \"size\": \"" << o.ring_size
-    << "\", \"full_policy\": \"" << o.full_policy << "\"},\n"
-    << "  \"intake\": {\"socket_path\": \"" << o.intake_socket()
-    << "\", \"socket_mode\": \"0660\", \"max_frame_bytes\": \"" << o.max_frame_bytes << "\"},\n"
-    << "  \"control\": {\"socket_path\": \"" << o.control_socket() << "\"},\n"
-    << "  \"dead_letter_path\": \"" << o.dead_letter_path() << "\",\n"
-    << "  \"broker\": {\n"
-    << "    \"endpoints\": [{\"host\": \"127.0.0.1\", \"port\": " << o.broker_port << "}],\n"
-    << "    \"tls\": {\"enabled\": true, \"ca_file\": \"" << broker.certs().ca()
-    << "\", \"server_name\": \"localhost\"},\n"
-    << "    \"auth\": {\"mechanism\": \"plain\", \"user\": \"" << broker.user()
-    << "\", \"password_file\": \"" << o.password_path() << "\"},\n"
-    << "    \"heartbeat_s\": 5,\n"
-    << "    \"connect_timeout_ms\": 3000,\n"
-    << "    \"handshake_timeout_ms\": 5000,\n"
-    << "    \"backoff_initial_ms\": 100,\n"
-    << "    \"backoff_max_ms\": 1000,\n"
-    << "    \"confirm_window\": " << o.confirm_window << "\n"
-    << "  },\n"
-    << "  \"topology\": {\n"
-    << "    \"exchanges\": [{\"name\": \"" << o.exchange << "\", \"type\": \"direct\"}],\n"
-    << "    \"queues\": [{\"name\": \"" << o.queue << "\", \"durable\": true}],\n"
-    << "    \"bindings\": [{\"queue\": \"" << o.queue << "\", \"exchange\": \"" << o.exchange
-    << "\", \"routing_key\": \"k\"}]\n"
-    << "  },\n"
-    << "  \"routes\": {\n"
-    << "    \"main\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"k\"},\n"
-    << "    \"nowhere\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"no-binding\"}\n"
-    << "  },\n"
-    << "  \"log\": {\"level\": \"info\"}\n"
-    << "}\n";
-  return j.str();
-}
-
 // --- The fixture --------------------------------------------------------------------------------
 
 class DaemonTest : public ::testing::Test {
@@ -631,9 +369,8 @@ class DaemonTest : public ::testing::Test {
 
   // Writes the config and the password file (mode 0600) of opts_.
   void WriteConfig() {
-    ASSERT_NO_FATAL_FAILURE(WriteFileAtomically(opts_.password_path(), *password_ + "\n", 0600));
-    ASSERT_NO_FATAL_FAILURE(
-        WriteFileAtomically(opts_.config_path(), ConfigJson(opts_, *broker_), 0644));
+    Status s = test::WriteAgentConfig(opts_, *broker_, *password_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
   // Starts `edge-agent run` with opts_ and waits until both its sockets answer.
@@ -642,25 +379,12 @@ class DaemonTest : public ::testing::Test {
     if (std::find(logs_.begin(), logs_.end(), opts_.log_path()) == logs_.end()) {
       logs_.push_back(opts_.log_path());
     }
-    std::string error;
-    ASSERT_TRUE(daemon_.Start({kAgentBinary, "run", "--config", opts_.config_path(), "--drain-ms",
-                               std::to_string(opts_.drain_ms)},
-                              opts_.log_path(), &error))
-        << error;
-    const auto deadline = Clock::now() + kReadyTimeout;
-    for (;;) {
-      ASSERT_TRUE(daemon_.Running()) << "edge-agent exited during start-up (wait status "
-                                     << daemon_.wait_status() << ")";
-      if (::access(opts_.intake_socket().c_str(), F_OK) == 0 && QueryStatus().ok) {
-        edge_agent_conn* c = nullptr;
-        if (edge_agent_connect(opts_.intake_socket().c_str(), 1000, &c) == EDGE_AGENT_OK) {
-          edge_agent_close(c);
-          return;
-        }
-      }
-      ASSERT_LT(Clock::now(), deadline) << "edge-agent not ready within the bound";
-      std::this_thread::sleep_for(50ms);
-    }
+    Status started = daemon_.Start({kAgentBinary, "run", "--config", opts_.config_path(),
+                                    "--drain-ms", std::to_string(opts_.drain_ms)},
+                                   opts_.log_path());
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    Status ready = test::WaitForAgentReady(&daemon_, kAgentBinary, opts_, kReadyTimeout);
+    ASSERT_TRUE(ready.ok()) << ready.ToString();
   }
 
   // SIGTERM by pid, then waits for the exit; the daemon must exit 0.
@@ -732,54 +456,30 @@ class DaemonTest : public ::testing::Test {
   std::vector<Delivered> Consume(const std::string& queue, const std::set<std::string>& expect,
                                  std::chrono::milliseconds bound = kSettleTimeout) {
     std::vector<Delivered> out;
-    amqp::Endpoint e;
-    e.host = "127.0.0.1";
-    e.port = broker_->amqp_port();
-    e.security = port::TransportSecurity::kPlaintext;
-    e.user = broker_->user();
-    e.password = *password_;
-    e.heartbeat_s = 10;
-    e.connect_timeout_ms = 5000;
-    e.connection_name = "edge-agent daemon test consumer";
-    auto c = amqp::Connection::Connect(e);
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return out;
-    amqp_connection_state_t st = (*c)->state();
-    amqp_basic_qos(st, amqp::Connection::kChannel, 0, 500, 0);
-    EXPECT_TRUE((*c)->CheckLastRpc("basic.qos").ok());
-    amqp_basic_consume(st, amqp::Connection::kChannel, amqp_cstring_bytes(queue.c_str()),
-                       amqp_empty_bytes, 0, /*no_ack=*/1, 0, amqp_empty_table);
-    Status consumed = (*c)->CheckLastRpc("basic.consume");
-    EXPECT_TRUE(consumed.ok()) << consumed.ToString();
-    if (!consumed.ok()) return out;
+    auto reader = test::QueueReader::Open(*broker_, *password_, queue);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    if (!reader.ok()) return out;
     std::set<std::string> missing = expect;
     const auto deadline = Clock::now() + bound;
     auto quiet_since = Clock::now();
     while (Clock::now() < deadline) {
       if (missing.empty() && Clock::now() - quiet_since >= 2s) break;
-      amqp_envelope_t env;
-      amqp_maybe_release_buffers(st);
-      struct timeval tv = {0, 500 * 1000};
-      amqp_rpc_reply_t r = amqp_consume_message(st, &env, &tv, 0);
-      if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-          r.library_error == AMQP_STATUS_TIMEOUT) {
-        continue;
-      }
-      if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        ADD_FAILURE() << "consume failed: " << (*c)->CheckReply(r, "consume").ToString();
+      Result<Delivered> d = (*reader)->Next(500ms);
+      if (d.status().code() == Code::kTimeout) continue;
+      if (!d.ok()) {
+        ADD_FAILURE() << "consume failed: " << d.status().ToString();
         break;
       }
-      Delivered d = test::FromEnvelope(env);
-      amqp_destroy_envelope(&env);
-      missing.erase(d.message_id);
+      missing.erase(d->message_id);
       quiet_since = Clock::now();
-      out.push_back(std::move(d));
+      out.push_back(std::move(d).value());
     }
     EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expect.size()
                                  << " expected messages did not arrive, e.g. "
                                  << *missing.begin();
     return out;
   }
+
 
   static BrokerFixture* broker_;
   static std::string* start_error_;
@@ -788,7 +488,7 @@ class DaemonTest : public ::testing::Test {
 
   std::string dir_;
   AgentOptions opts_;
-  DaemonProcess daemon_;
+  AgentProcess daemon_;
   std::vector<std::string> logs_;  // every daemon log of this test, printed when it fails
 };
 
@@ -884,7 +584,7 @@ TEST_F(DaemonTest, PipelinedProducersGetInOrderDurableReceiptsAndEverythingArriv
   uint64_t prev = 0;
   for (const Delivered& d : got) {
     ASSERT_EQ(d.message_id.rfind(std::string(kAgentId) + ":", 0), 0u) << d.message_id;
-    const uint64_t seq = SeqOf(d.message_id);
+    const uint64_t seq = test::SeqOfMessageId(d.message_id);
     auto it = sent.find(seq);
     ASSERT_NE(it, sent.end()) << "a message nobody sent: " << d.message_id;
     if (!seen.insert(seq).second) {
@@ -981,7 +681,7 @@ TEST_F(DaemonTest, WaitConfirmedAnswersOnlyAfterTheBrokerConfirmed) {
   std::set<std::string> expect;
   for (const auto& [seq, p] : sent) expect.insert(MessageId(seq));
   for (const Delivered& d : Consume(opts_.queue, expect)) {
-    auto it = sent.find(SeqOf(d.message_id));
+    auto it = sent.find(test::SeqOfMessageId(d.message_id));
     ASSERT_NE(it, sent.end()) << d.message_id;
     EXPECT_EQ(d.body, it->second) << d.message_id;
   }
@@ -1266,7 +966,7 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
   for (uint64_t seq = first_kept; seq <= sent.rbegin()->first; seq++) expect.insert(MessageId(seq));
   std::set<uint64_t> seen;
   for (const Delivered& d : Consume(opts_.queue, expect)) {
-    const uint64_t seq = SeqOf(d.message_id);
+    const uint64_t seq = test::SeqOfMessageId(d.message_id);
     ASSERT_GE(seq, first_kept) << "a dropped record was delivered: " << d.message_id;
     ASSERT_EQ(d.body, sent[seq]) << d.message_id;
     seen.insert(seq);
@@ -1397,7 +1097,7 @@ TEST_F(DaemonTest, SigtermWhileLoadedLosesNothingAndTheRestartContinues) {
   uint64_t duplicates = 0;
   uint64_t unreceipted = 0;
   for (const Delivered& d : Consume(opts_.queue, expect)) {
-    const uint64_t seq = SeqOf(d.message_id);
+    const uint64_t seq = test::SeqOfMessageId(d.message_id);
     if (!seen.insert(seq).second) {
       duplicates++;
       continue;
@@ -1468,7 +1168,9 @@ TEST_F(DaemonTest, SighupReloadsBrokerCredentialsForTheNextConnection) {
   // The new password in the file, SIGHUP: the next connection uses it and everything arrives.
   // (After a refused login the agent waits its refused back-off, 60 s, before the next try;
   // the reload does not shorten that, so this wait is long.)
-  ASSERT_NO_FATAL_FAILURE(WriteFileAtomically(opts_.password_path(), rotated + "\n", 0600));
+  Status rotated_written =
+      test::WriteFileAtomically(opts_.password_path(), rotated + "\n", 0600);
+  ASSERT_TRUE(rotated_written.ok()) << rotated_written.ToString();
   daemon_.Signal(SIGHUP);
   EXPECT_TRUE(WaitForLog("reloaded", 30s)) << "SIGHUP not acknowledged in the log";
   ASSERT_TRUE(WaitForStatus(
@@ -1486,7 +1188,7 @@ TEST_F(DaemonTest, SighupReloadsBrokerCredentialsForTheNextConnection) {
   std::set<std::string> expect;
   for (const auto& [seq, p] : sent) expect.insert(MessageId(seq));
   for (const Delivered& d : Consume(opts_.queue, expect)) {
-    auto it = sent.find(SeqOf(d.message_id));
+    auto it = sent.find(test::SeqOfMessageId(d.message_id));
     ASSERT_NE(it, sent.end()) << d.message_id;
     EXPECT_EQ(d.body, it->second) << d.message_id;
   }

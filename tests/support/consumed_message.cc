@@ -19,6 +19,7 @@ ConsumedMessage FromEnvelope(const amqp_envelope_t& envelope) {
     }
   }
   m.body = Str(envelope.message.body);
+  m.redelivered = envelope.redelivered != 0;
   return m;
 }
 

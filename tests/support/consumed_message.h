@@ -13,6 +13,9 @@ struct ConsumedMessage {
   std::string message_id;
   std::string body;
   std::map<std::string, std::string> headers;  // string (and byte-array) headers only
+  // The broker delivered it before to a consumer that did not acknowledge it (not a re-send
+  // by the publisher, which the broker sees as a new message).
+  bool redelivered = false;
 
   std::string Header(const std::string& key) const {
     auto it = headers.find(key);

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -50,6 +52,72 @@ ring::RingOptions TinyRing() {
   return o;
 }
 
+// A disk whose fdatasync stalls while the gate is closed (an SD card's sync tail, seconds
+// long): appends stay in flight for as long as the test wants, independent of timing.
+// Everything else goes straight to the wrapped file system.
+class StallingFileSystem final : public port::FileSystem {
+ public:
+  explicit StallingFileSystem(port::FileSystem* base) : base_(base) {}
+
+  void CloseGate() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+  }
+  void OpenGate() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = false;
+    cv_.notify_all();
+  }
+
+  Result<std::unique_ptr<port::File>> Open(const std::string& path, port::Access a) override {
+    return Wrap(base_->Open(path, a));
+  }
+  Result<std::unique_ptr<port::File>> Create(const std::string& path) override {
+    return Wrap(base_->Create(path));
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_->Rename(from, to);
+  }
+  Status Remove(const std::string& path) override { return base_->Remove(path); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  bool Exists(const std::string& path) override { return base_->Exists(path); }
+  Result<std::unique_ptr<port::FileLock>> Lock(const std::string& path) override {
+    return base_->Lock(path);
+  }
+
+ private:
+  class GatedFile final : public port::File {
+   public:
+    GatedFile(StallingFileSystem* fs, std::unique_ptr<port::File> f)
+        : fs_(fs), f_(std::move(f)) {}
+    Status WriteAt(uint64_t o, const void* d, size_t n) override { return f_->WriteAt(o, d, n); }
+    Status ReadAt(uint64_t o, void* d, size_t n) const override { return f_->ReadAt(o, d, n); }
+    Status Sync() override {
+      std::unique_lock<std::mutex> l(fs_->mu_);
+      fs_->cv_.wait(l, [&] { return !fs_->closed_; });
+      l.unlock();
+      return f_->Sync();
+    }
+    Status DropCache() override { return f_->DropCache(); }
+    Result<uint64_t> Size() const override { return f_->Size(); }
+    const std::string& path() const override { return f_->path(); }
+
+   private:
+    StallingFileSystem* fs_;
+    std::unique_ptr<port::File> f_;
+  };
+
+  Result<std::unique_ptr<port::File>> Wrap(Result<std::unique_ptr<port::File>> f) {
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<port::File>(new GatedFile(this, std::move(f).value()));
+  }
+
+  port::FileSystem* base_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;  // guarded by mu_
+};
+
 bool WaitUntil(const std::function<bool()>& done, int max_ms = kClientTimeoutMs) {
   for (int waited = 0; waited < max_ms; waited += 5) {
     if (done()) return true;
@@ -67,14 +135,15 @@ class IntakeServerTest : public ::testing::Test {
     socket_path_ = dir_ + "/intake.sock";
   }
   void TearDown() override {
+    if (stalling_fs_ != nullptr) stalling_fs_->OpenGate();  // the writer must be able to finish
     server_.reset();
     ring_.reset();
     ::unlink(socket_path_.c_str());
     ::rmdir(dir_.c_str());
   }
 
-  void OpenRing(const ring::RingOptions& o = SmallRing()) {
-    auto r = ring::Ring::Open(&fs_, kRingPath, o);
+  void OpenRing(const ring::RingOptions& o = SmallRing(), port::FileSystem* fs = nullptr) {
+    auto r = ring::Ring::Open(fs != nullptr ? fs : &fs_, kRingPath, o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ring_ = std::move(r).value();
   }
@@ -156,6 +225,7 @@ class IntakeServerTest : public ::testing::Test {
   }
 
   port::SimFileSystem fs_{7};
+  std::unique_ptr<StallingFileSystem> stalling_fs_;  // outlives ring_ (declared before it)
   std::string dir_;
   std::string socket_path_;
   std::unique_ptr<ring::Ring> ring_;
@@ -575,6 +645,53 @@ TEST_F(IntakeServerTest, AClientThatDoesNotReadIsNoLongerReadFromAndOthersAreSer
   }
   edge_agent_close(c);
   EXPECT_LT(server_->stats().requests, static_cast<uint64_t>(kFrames));
+}
+
+TEST_F(IntakeServerTest, BytesInFlightPerConnectionAreBoundedWhileTheDiskStalls) {
+  // Regression: back-pressure counted requests only, so while the disk stalled one client
+  // could park max_pending_per_connection (256) frames of up to max_frame_bytes each in the
+  // ring's append queue: 256 MiB per connection with the defaults, on a gateway with 1 GiB.
+  stalling_fs_ = std::make_unique<StallingFileSystem>(&fs_);
+  OpenRing(BigRing(), stalling_fs_.get());
+  IntakeOptions o = Options();  // max_frame_bytes 256 KiB
+  o.max_in_flight_bytes_per_connection = 1 << 20;
+  Start(o);
+  stalling_fs_->CloseGate();
+
+  constexpr int kFrames = 40;
+  SendRequest req;
+  req.route = "jobs";
+  req.payload.assign(200 << 10, 'p');
+  std::string frame;
+  ASSERT_TRUE(EncodeSend(req, &frame));
+  std::string all;
+  for (int i = 0; i < kFrames; i++) all += frame;
+  port::UniqueFd hog = RawConnect();
+  std::thread writer([&] {
+    Status s = port::WriteAll(hog.get(), all.data(), all.size(), 4 * kClientTimeoutMs);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    ::shutdown(hog.get(), SHUT_WR);
+  });
+
+  // 1 MiB of records in flight is reached at the 6th frame of 200 KiB (and envelope); then
+  // the agent stops reading this client until the disk answers.
+  const uint64_t bound = (o.max_in_flight_bytes_per_connection / req.payload.size()) + 1;
+  EXPECT_TRUE(WaitUntil([&] { return server_->stats().requests >= bound; }));
+  // Give an unbounded intake the chance to show itself; the assertion does not depend on it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LE(server_->stats().requests, bound);
+
+  stalling_fs_->OpenGate();
+  bool closed = false;
+  std::vector<Answer> answers = ReadAnswersUntilClosed(hog.get(), &closed);
+  writer.join();
+  EXPECT_TRUE(closed);
+  ASSERT_EQ(answers.size(), static_cast<size_t>(kFrames));
+  for (const Answer& a : answers) {
+    EXPECT_EQ(a.code, AnswerCode::kOk) << a.text;
+    EXPECT_EQ(a.receipt, Receipt::kDurable);
+  }
+  EXPECT_EQ(RingContents().size(), static_cast<size_t>(kFrames));
 }
 
 TEST_F(IntakeServerTest, IdleConnectionsAreClosed) {
