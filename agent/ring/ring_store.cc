@@ -31,15 +31,23 @@ namespace edge::ring {
 struct RingStore::ScanResult {
   uint64_t next_seq = 0;     // seq after the last good record
   uint64_t end_offset = 0;   // byte after the last good record (or the start offset)
+  // Where the start record really is (after padding or at the next segment start), when the
+  // scan found it; the start offset otherwise.
+  uint64_t start_found_offset = 0;
   uint32_t last_seg = 0;     // segment of the last good record (or of the start)
   uint32_t last_epoch = 0;
+  // The epoch floor where the scan stopped: the highest epoch of the records it walked (and of
+  // the batch it resumed at after damage). A record appended there must carry at least this.
+  uint32_t epoch_floor = 0;
   bool any = false;
   uint64_t records = 0;
   uint64_t bytes = 0;
   bool torn_tail = false;
   uint64_t torn_tail_offset = 0;
   std::vector<Damage> damage;
-  std::vector<std::pair<uint32_t, uint64_t>> seg_first;  // (segment, first seq seen in it)
+  // (segment, first record seen in it): at the segment's start, unless recovery found that
+  // record damaged and resumed further in.
+  std::vector<std::pair<uint32_t, Position>> seg_first;
 };
 
 namespace {
@@ -67,8 +75,8 @@ std::string RecoveryReport::Summary() const {
   return s;
 }
 
-RingStore::RingStore(port::FileSystem* fs, std::string path, bool read_only)
-    : fs_(fs), path_(std::move(path)), read_only_(read_only) {}
+RingStore::RingStore(std::string path, bool read_only)
+    : path_(std::move(path)), read_only_(read_only) {}
 
 RingStore::~RingStore() = default;
 
@@ -132,7 +140,7 @@ Status RingStore::CreateFile(port::FileSystem* fs, const std::string& path,
 
 Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const std::string& path,
                                                    const RingOptions& options) {
-  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/false));
+  std::unique_ptr<RingStore> store(new RingStore(path, /*read_only=*/false));
   store->options_ = options;
   auto lock = fs->Lock(path + ".lock");
   if (!lock.ok()) return lock.status().WithContext("ring " + path);
@@ -174,7 +182,7 @@ Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const s
 
 Result<std::unique_ptr<RingStore>> RingStore::OpenReadOnly(port::FileSystem* fs,
                                                            const std::string& path) {
-  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/true));
+  std::unique_ptr<RingStore> store(new RingStore(path, /*read_only=*/true));
   auto file = fs->Open(path, port::Access::kReadOnly);
   if (!file.ok()) return file.status().WithContext("ring " + path);
   store->file_ = std::move(file).value();
@@ -219,7 +227,7 @@ Status RingStore::LoadHeaderAndMeta() {
     uint8_t buf[kMetaUsed];
     if (!file_->ReadAt(kMetaSlotOffset + slot * kMetaSlotBytes, buf, sizeof(buf)).ok()) continue;
     Meta m;
-    if (!DecodeMeta(buf, &m)) continue;
+    if (!DecodeMeta(buf, &m) || !MetaFitsGeometry(m, geo_)) continue;
     if (best_slot < 0 || m.generation > best.generation) {
       best = m;
       best_slot = slot;
@@ -237,7 +245,7 @@ Status RingStore::LoadHeaderAndMeta() {
   gaps_approximate_ = (best.flags & kMetaFlagGapsApproximate) != 0;
   stats_.dropped_total = best.dropped_total;
   stats_.damaged_total = best.damaged_total;
-  seg_first_seq_.assign(geo_.segment_count, 0);
+  seg_first_.assign(geo_.segment_count, Position{});
   return Status::Ok();
 }
 
@@ -342,6 +350,9 @@ bool RingStore::Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch,
       RecordHeader r;
       if (!DecodeRecordHeader(chunk.data() + i, &r)) continue;
       if (r.batch_index != 0 || r.seq <= expected_seq || r.epoch < min_epoch) continue;
+      // The seqs skipped over must have fit in the ring: a larger jump is not a batch this
+      // ring wrote (and would run seqs towards overflow).
+      if (r.seq - expected_seq > geo_.data_bytes() / kRecordHeaderBytes) continue;
       RecordHeader full;
       if (ValidRecordAt(q + i, r.seq, min_epoch, &full, nullptr, nullptr)) {
         *found_offset = q + i;
@@ -362,6 +373,7 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
   uint64_t pos = Normalize(start.offset);
   uint32_t min_epoch = start.epoch_floor;
   out->end_offset = pos;
+  out->start_found_offset = pos;
   out->last_seg = geo_.SegmentOf(pos);
   std::vector<bool> seen(geo_.segment_count, false);
   ReadBuffer rb;
@@ -371,9 +383,10 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
     RecordHeader h;
     if (Locate(pos, expected, min_epoch, &at, &h, nullptr, &rb)) {
       uint32_t seg = geo_.SegmentOf(at);
+      if (h.seq == start.seq) out->start_found_offset = at;
       if (!seen[seg]) {
         seen[seg] = true;
-        out->seg_first.emplace_back(seg, h.seq);
+        out->seg_first.emplace_back(seg, Position{h.seq, at, 0});
       }
       uint64_t len = kRecordHeaderBytes + h.length;
       scanned += DistanceFrom(pos, at) + len;
@@ -437,19 +450,31 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
     }
     break;
   }
+  out->epoch_floor = min_epoch;
   if (!out->any) out->next_seq = start.seq;
 }
 
 void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
-  head_ = Position{start.seq, Normalize(start.offset), 0};
+  // The head where its record really is: a meta head may point just past the previous record
+  // (before padding, or at the end of a segment the record did not fit in), and segment reuse
+  // decides by the head's segment, so it must be the record's own.
+  head_ = Position{start.seq, Normalize(scan.start_found_offset), 0};
   next_seq_ = std::max(scan.next_seq, start.seq);
   // The next batch starts at the sector after the last record; its seg is the last record's.
   tail_ = AlignUp(scan.end_offset, kBatchAlignBytes);
   tail_seg_ = scan.any ? scan.last_seg : geo_.SegmentOf(Normalize(scan.end_offset));
   if (!scan.any) tail_ = Normalize(tail_);
   if (tail_ > geo_.SegmentEnd(tail_seg_)) tail_ = geo_.SegmentEnd(tail_seg_);
-  for (const auto& sf : scan.seg_first) seg_first_seq_[sf.first] = sf.second;
+  for (const auto& sf : scan.seg_first) seg_first_[sf.first] = sf.second;
   if (head_.seq == next_seq_) head_.offset = Normalize(tail_);
+
+  // Records of this boot go right after the chain the scan walked, and a later scan accepts
+  // them only with an epoch at least the chain's highest. Normally the meta epoch is already
+  // above it (every boot writes its epoch before its first append), but after a meta slot is
+  // damaged the surviving one can be older than records on disk; then the epoch started next
+  // must be above those records, or the new records would be cut as leftovers at the next
+  // recovery. Never lowers the epoch.
+  meta_.epoch = std::max(meta_.epoch, scan.epoch_floor);
 
   report_.head = head_;
   report_.next_seq = next_seq_;
@@ -464,6 +489,14 @@ void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
 }
 
 Status RingStore::StartEpochLocked() {
+  if (meta_.epoch == UINT32_MAX) {
+    // A wrapped epoch would fence off this boot's own records. Four billion boots do not
+    // happen; a meta slot or record saying so is damage that passed its CRC.
+    return Status::Corruption("ring " + path_ +
+                              ": the boot epoch is at its maximum (4294967295); the meta slot or "
+                              "a record is damaged. Drain the ring, move the file away and let "
+                              "the agent create a new one");
+  }
   meta_.epoch += 1;
   meta_dirty_ = true;
   return WriteMetaLocked();
@@ -533,11 +566,31 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
                               Plural(next_seq_ - head_.seq, "record") +
                               " not yet confirmed by the broker); policy `reject`");
     }
-    // drop_oldest: the head segment's unacknowledged records are dropped and reported.
-    uint32_t next = (seg + 1) % geo_.segment_count;
-    uint64_t first_kept = seg_first_seq_[next];
-    AddGapLocked(head_.seq, first_kept - 1);
-    head_ = Position{first_kept, geo_.SegmentStart(next), 0};
+    // drop_oldest: the head segment's unacknowledged records are dropped and reported. The
+    // new head is the first record after the segment, where it really is: normally the next
+    // segment's start, but after recovery found damage there, where the good records resume
+    // (a head at the segment start would then miss its record, and the next recovery would
+    // report the good records after it as damage). A segment where recovery found no record at
+    // all is dropped too; its seqs are already reported as damage. Entries from earlier laps
+    // have seqs below the head and are passed over. An entry holding the head's own seq means
+    // the head pointed into seg only by position (just past the previous record), while its
+    // record is further on: nothing is dropped, the head moves to the record.
+    Position first_kept;
+    for (uint32_t k = 1; k < geo_.segment_count; k++) {
+      const Position& p = seg_first_[(seg + k) % geo_.segment_count];
+      if (p.seq >= head_.seq && p.seq < next_seq_) {
+        first_kept = p;
+        break;
+      }
+    }
+    if (first_kept.seq == 0) {
+      // Only reachable when every record after the head's segment was lost to damage.
+      return Status::Corruption("ring " + path_ + ": cannot drop the oldest segment: no intact " +
+                                "record follows it (see the damage recovery reported); " +
+                                "acknowledging the head frees the space");
+    }
+    AddGapLocked(head_.seq, first_kept.seq - 1);
+    head_ = first_kept;
     meta_dirty_ = true;
   }
   if (geo_.SegmentOf(Normalize(meta_.head_offset)) == seg &&
@@ -559,7 +612,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   };
   std::vector<Run> runs;
   std::vector<size_t> placed;  // indexes of payloads that got a place
-  std::vector<std::pair<uint32_t, uint64_t>> new_seg_first;
+  std::vector<std::pair<uint32_t, Position>> new_seg_first;
   uint64_t first_seq;
   uint64_t seq;
   uint64_t pos;
@@ -612,7 +665,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
         }
         seg = next;
         pos = geo_.SegmentStart(seg);
-        new_seg_first.emplace_back(seg, seq);
+        new_seg_first.emplace_back(seg, Position{seq, pos, 0});
       }
       if (runs.empty() || runs.back().offset + runs.back().len != pos) {
         runs.push_back(Run{pos, batch_buf_.size(), 0});
@@ -665,7 +718,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   }
   // Only the writer thread moves next_seq_, so it is still first_seq here.
   for (size_t k = 0; k < placed.size(); k++) (*results)[placed[k]] = first_seq + k;
-  for (const auto& sf : new_seg_first) seg_first_seq_[sf.first] = sf.second;
+  for (const auto& sf : new_seg_first) seg_first_[sf.first] = sf.second;
   next_seq_ = seq;
   tail_ = pos;
   tail_seg_ = seg;
