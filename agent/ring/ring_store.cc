@@ -406,12 +406,18 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
     // batch (normal after a power cut), or durable data is damaged: look ahead for a later
     // batch start. Ahead of the durable hint only about one second of writes can be durable,
     // so the search goes as far as the hint plus two segments, not the whole ring.
-    uint64_t limit = DistanceFrom(start.offset, pos);
+    // Distances from the start, measured as travelled: an offset equal to the start's is a
+    // whole lap away when the ring is full (the tail and its hint wrap round to the head),
+    // not zero, or the search would stop two segments after the damage and report every
+    // durable record beyond that as lost.
+    const uint64_t travelled = std::min(geo_.data_bytes(), scanned);
+    uint64_t limit = travelled;
     if (durable_seq_hint > expected) {
-      limit = std::max(limit, DistanceFrom(start.offset, durable_offset_hint));
+      uint64_t hint = DistanceFrom(start.offset, durable_offset_hint);
+      if (hint == 0 && durable_seq_hint > start.seq) hint = geo_.data_bytes();
+      limit = std::max(limit, hint);
     }
-    limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) -
-            std::min(geo_.data_bytes(), DistanceFrom(start.offset, pos));
+    limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) - travelled;
     uint64_t resume_at;
     RecordHeader rh;
     if (Resync(pos, expected, min_epoch, limit, &resume_at, &rh)) {

@@ -602,5 +602,36 @@ TEST(RingStore, TreatsAMetaSlotWithImpossibleSeqsAsDamaged) {
       << store.status().ToString();
 }
 
+TEST(RingStore, FindsRecordsBeyondALongDamagedStretchInAFullRing) {
+  // A full ring: eight records of one segment each, so the tail (and the durable hint in the
+  // meta slot) wraps round to exactly the head's offset. Three segments in the middle rot.
+  // Recovery must look for intact records as far as the hint, a whole lap, not stop two
+  // segments after the damage and report every durable record beyond as lost.
+  port::SimFileSystem fs;
+  const size_t max_payload = 4096 - kRecordHeaderBytes;
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 8; i++) Append(store.get(), {Payload(i, max_payload)});
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  for (uint64_t seg = 1; seg <= 3; seg++) {  // seqs 2, 3 and 4
+    ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + seg * 4096 + 64, 1, 0x01).ok());
+  }
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  const RecoveryReport& r = store->recovery();
+  ASSERT_EQ(r.damage.size(), 1u) << r.Summary();
+  EXPECT_EQ(r.damage[0].first_seq, 2u);
+  EXPECT_EQ(r.damage[0].last_seq, 4u) << r.Summary();
+  Position pos = r.damage[0].resume;
+  for (uint64_t seq = 5; seq <= 8; seq++) {
+    Record rec;
+    ASSERT_TRUE(store->Read(pos, &rec).ok()) << "seq " << seq;
+    EXPECT_EQ(rec.payload, Payload(seq - 1, max_payload));
+    pos = rec.next;
+  }
+}
+
 }  // namespace
 }  // namespace edge::ring
