@@ -42,6 +42,7 @@ struct RingStore::ScanResult {
   bool any = false;
   uint64_t records = 0;
   uint64_t bytes = 0;
+  uint64_t travelled = 0;  // bytes from the start to the end of the chain, damage included
   bool torn_tail = false;
   uint64_t torn_tail_offset = 0;
   std::vector<Damage> damage;
@@ -457,6 +458,7 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
     break;
   }
   out->epoch_floor = min_epoch;
+  out->travelled = scanned;
   if (!out->any) out->next_seq = start.seq;
 }
 
@@ -471,6 +473,14 @@ void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
   tail_seg_ = scan.any ? scan.last_seg : geo_.SegmentOf(Normalize(scan.end_offset));
   if (!scan.any) tail_ = Normalize(tail_);
   if (tail_ > geo_.SegmentEnd(tail_seg_)) tail_ = geo_.SegmentEnd(tail_seg_);
+  if (scan.any && start.seq < next_seq_ && tail_seg_ == geo_.SegmentOf(head_.offset) &&
+      scan.travelled >= geo_.segment_bytes) {
+    // The records came round a whole lap into the head's own segment. The writer never lets
+    // the tail into the head's segment, so only a meta head that points too far back (an
+    // edited or misleading slot) leaves this; the space after the tail there may be the
+    // head's. No room is left in this segment: the next append must ask for a new one.
+    tail_ = geo_.SegmentEnd(tail_seg_);
+  }
   for (const auto& sf : scan.seg_first) seg_first_[sf.first] = sf.second;
   if (head_.seq == next_seq_) head_.offset = Normalize(tail_);
 
@@ -544,7 +554,13 @@ Status RingStore::WriteMetaLocked() {
 }
 
 bool RingStore::SegmentInUseLocked(uint32_t seg) const {
-  return head_.seq < next_seq_ && geo_.SegmentOf(head_.offset) == seg;
+  if (head_.seq >= next_seq_) return false;
+  if (geo_.SegmentOf(head_.offset) == seg) return true;
+  // A segment whose first record this lap is not yet acknowledged. The writer only ever asks
+  // for the segment after the tail's, which is normally the head's or a free one; this also
+  // covers a head that points into damage just before the segment its records resume in.
+  const uint64_t first = seg_first_[seg].seq;
+  return first >= head_.seq && first < next_seq_;
 }
 
 void RingStore::AddGapLocked(uint64_t first, uint64_t last) {

@@ -28,7 +28,7 @@
 // or recover. A recovered store must:
 // - read every seq in [head, next_seq) either as a record with that seq, or as part of a
 //   damaged range that says where to continue (never stuck), the same with and without a read
-//   buffer, and agree with its own recovery report and with Verify;
+//   buffer, and agree with its own recovery report and (read-only) with Verify;
 // - recover the same way read-only and read-write (one algorithm, the same bytes);
 // - after recovery, take appends, read them back, and still hold every one of them after a
 //   checkpoint and a reopen: a record reported durable is never lost, whatever the image was.
@@ -418,7 +418,9 @@ Walk ReadEverything(const RingStore& store, bool with_buffer) {
   return w;
 }
 
-Walk CheckRecovered(const RingStore& store) {
+// exact_verify: Verify scans with the same inputs as recovery did (a read-only store: its meta
+// slot is the one recovery started from), so it must find the same records and damage.
+Walk CheckRecovered(const RingStore& store, bool exact_verify) {
   const RecoveryReport& r = store.recovery();
   FUZZ_CHECK(r.head.seq == store.head().seq && r.next_seq == store.next_seq() &&
                  r.records == r.next_seq - r.head.seq,
@@ -442,6 +444,11 @@ Walk CheckRecovered(const RingStore& store) {
   Status v = store.Verify(&damage, &records);
   FUZZ_CHECK(v.ok() == damage.empty() && (v.ok() || v.code() == Code::kCorruption),
              "Verify: " + v.ToString());
+  if (exact_verify) {
+    FUZZ_CHECK(damage.size() == r.damage.size() && records == plain.records.size(),
+               "Verify found " + std::to_string(records) + " records and " +
+                   std::to_string(damage.size()) + " damaged ranges; recovery: " + r.Summary());
+  }
   return plain;
 }
 
@@ -481,7 +488,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto ro = RingStore::OpenReadOnly(&fs, kPath);
   Walk ro_walk;
   if (ro.ok()) {
-    ro_walk = CheckRecovered(**ro);
+    ro_walk = CheckRecovered(**ro, /*exact_verify=*/true);
   } else {
     CheckOpenError(ro.status(), "OpenReadOnly");
   }
@@ -508,7 +515,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  a.damage.size() == b.damage.size() && a.torn_tail == b.torn_tail,
              "read-only and read-write recovery differ:\n  " + a.Summary() + "\n  " +
                  b.Summary());
-  Walk rw_walk = CheckRecovered(*store);
+  Walk rw_walk = CheckRecovered(*store, /*exact_verify=*/false);
   FUZZ_CHECK(rw_walk.records == ro_walk.records, "read-only and read-write read different records");
   ro->reset();
 
@@ -557,7 +564,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const RecoveryReport& c = (*again)->recovery();
   FUZZ_CHECK(c.next_seq >= first_new + appended.size(),
              "seqs went backwards after a restart: " + c.Summary());
-  Walk reopened = CheckRecovered(**again);
+  Walk reopened = CheckRecovered(**again, /*exact_verify=*/false);
   for (const auto& [seq, payload] : appended) {
     if (seq < c.head.seq && policy == FullPolicy::kDropOldest) continue;
     auto it = reopened.records.find(seq);
