@@ -390,7 +390,11 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint,
         out->seg_first.emplace_back(seg, Position{h.seq, at, 0});
       }
       uint64_t len = kRecordHeaderBytes + h.length;
-      scanned += DistanceFrom(pos, at) + len;
+      // A start position may lie before its record (padding, the end of a segment the record
+      // did not fit in); that stretch is not part of the chain, and counting it would cut a
+      // full ring short of its newest records (and scan differently from Verify, which starts
+      // at the resolved head).
+      scanned += (h.seq == start.seq ? 0 : DistanceFrom(pos, at)) + len;
       out->any = true;
       out->records++;
       out->bytes += h.length;
