@@ -489,11 +489,11 @@ void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
   if (head_.seq == next_seq_) head_.offset = Normalize(tail_);
 
   // Records of this boot go right after the chain the scan walked, and a later scan accepts
-  // them only with an epoch at least the chain's highest. Normally the meta epoch is already
-  // above it (every boot writes its epoch before its first append), but after a meta slot is
-  // damaged the surviving one can be older than records on disk; then the epoch started next
-  // must be above those records, or the new records would be cut as leftovers at the next
-  // recovery. Never lowers the epoch.
+  // them only with an epoch at least the chain's highest. Normally the next epoch is at least
+  // that anyway: every boot writes its epoch before its first append, and a damaged newest slot
+  // leaves one at most a boot older. A slot that does not match the records (a bug, an edited
+  // file) can be older still; the epoch started next must then be above those records, or the
+  // new records would be cut as leftovers at the next recovery. Never lowers the epoch.
   meta_.epoch = std::max(meta_.epoch, scan.epoch_floor);
 
   report_.head = head_;

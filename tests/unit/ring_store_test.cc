@@ -523,9 +523,9 @@ void EditMetaSlots(port::SimFileSystem* fs, const std::function<void(Meta*)>& ed
 }
 
 TEST(RingStore, StartsAnEpochAboveTheRecordsItRecoveredSoNewRecordsSurviveTheNextRestart) {
-  // Both meta slots claim an older epoch than the records on disk carry (what is left when the
-  // newer slots are lost). Appends after recovery must still outrank those records, or the
-  // next recovery cuts them as leftovers of a crashed boot.
+  // Both meta slots claim an older epoch than the records on disk carry (slots that pass their
+  // CRC but do not match the records: a bug, or an edited file). Appends after recovery must
+  // still outrank those records, or the next recovery cuts them as crashed-boot leftovers.
   port::SimFileSystem fs;
   for (int boot = 0; boot < 3; boot++) {
     auto store = MustOpen(&fs, TinyRing());
