@@ -43,7 +43,34 @@ class Diagnostics {
 
  private:
   std::string Line(const std::string& path, const std::string& what) const {
-    return "config " + origin_ + ": " + (path.empty() ? "" : path + ": ") + what;
+    return "config " + OneLine(origin_) + ": " + (path.empty() ? "" : OneLine(path) + ": ") +
+           OneLine(what);
+  }
+
+  // Paths and messages echo keys and values from the document, which may hold any byte: control
+  // characters are shown escaped, so every problem stays one line (a key with a newline in it
+  // cannot start a line that looks like another message, in a terminal or in the journal).
+  static std::string OneLine(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (u >= 0x20 && u != 0x7f) {
+        out += c;
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[u >> 4];
+        out += kHex[u & 0xf];
+      }
+    }
+    return out;
   }
 
   std::string origin_;

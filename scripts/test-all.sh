@@ -2,6 +2,7 @@
 # Installs what the project needs, builds it, and runs the whole test suite:
 #   1. native build, every ctest label (unit, powercut, integration, tls, worker, torture, fuzz)
 #   2. native AddressSanitizer + UndefinedBehaviorSanitizer build: unit and powercut suites
+#   2b. clang libFuzzer build (fuzz targets only): each fuzzer runs EDGE_FUZZ_SECONDS (default 60)
 #   3. aarch64 cross build under qemu user mode (label qemu): unit and powercut suites, and the
 #      agent end to end over TLS to a local RabbitMQ node (tests/qemu)
 #   4. armhf cross build the same, when Debian's armhf packages could be installed today
@@ -68,7 +69,8 @@ build() {
     TOTAL_FAIL=$((TOTAL_FAIL + 1))
     return 1
   fi
-  if ! cmake --build "$dir" -j"$JOBS"; then
+  # BUILD_TARGET (optional): build only this target.
+  if ! cmake --build "$dir" -j"$JOBS" ${BUILD_TARGET:+--target "$BUILD_TARGET"}; then
     FAILED_STEPS+=("$step (build)")
     TOTAL_FAIL=$((TOTAL_FAIL + 1))
     return 1
@@ -88,6 +90,14 @@ if build asan build/asan -DEDGE_SANITIZE=ON -DEDGE_BUILD_BROKER_TESTS=OFF; then
   say "asan+ubsan: unit and powercut"
   EDGE_POWERCUT_IMAGES=${EDGE_ASAN_POWERCUT_IMAGES:-20000} \
     run_ctest asan build/asan -L 'unit|powercut' -j"$JOBS"
+fi
+
+# libFuzzer needs clang: a separate build of the fuzz targets only (tests/fuzz/CMakeLists.txt).
+# A finding fails the step; run_fuzzer.sh prints the input to add to tests/fuzz/regressions/.
+if BUILD_TARGET=edge_fuzz build fuzz build/fuzz -DCMAKE_C_COMPILER=clang \
+     -DCMAKE_CXX_COMPILER=clang++ -DEDGE_FUZZ=ON -DEDGE_BUILD_BROKER_TESTS=OFF; then
+  say "libFuzzer: each target for ${EDGE_FUZZ_SECONDS:-60}s (EDGE_FUZZ_SECONDS)"
+  run_ctest fuzz build/fuzz -L fuzz -j"$JOBS"
 fi
 
 if [ "$NATIVE_ONLY" = 0 ]; then

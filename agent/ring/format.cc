@@ -128,6 +128,12 @@ bool DecodeMeta(const uint8_t in[kMetaUsed], Meta* m) {
   return true;
 }
 
+bool MetaFitsGeometry(const Meta& m, const Geometry& g) {
+  if (m.head_seq == 0 || m.head_seq >= kMaxSeq) return false;
+  if (m.durable_seq_hint < m.head_seq || m.durable_seq_hint >= kMaxSeq) return false;
+  return m.durable_seq_hint - m.head_seq <= g.data_bytes() / kRecordHeaderBytes;
+}
+
 void EncodeRecordHeader(const RecordHeader& h, const uint8_t* payload, uint8_t* out) {
   PutU32(out, kRecordMagic);
   PutU32(out + 8, h.length);

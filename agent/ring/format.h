@@ -157,6 +157,15 @@ struct Meta {
 void EncodeMeta(const Meta& m, uint8_t out[kMetaUsed]);
 bool DecodeMeta(const uint8_t in[kMetaUsed], Meta* m);
 
+// Seqs stay below this, so seq arithmetic (next seq, hint - head) never overflows; at a million
+// records a second it takes 146,000 years to reach.
+constexpr uint64_t kMaxSeq = 1ull << 62;
+// False when a slot that passed its CRC still describes a state no writer produces: a head seq
+// of 0 or at kMaxSeq, a durable hint below the head, or more records between head and hint than
+// the data area can hold (every record takes at least kRecordHeaderBytes). Recovery treats such
+// a slot as damaged: trusting it would overflow seqs or report billions of records lost.
+bool MetaFitsGeometry(const Meta& m, const Geometry& g);
+
 struct RecordHeader {
   uint32_t length = 0;
   uint32_t epoch = 0;

@@ -29,17 +29,26 @@
 namespace edge::ring {
 
 struct RingStore::ScanResult {
-  uint64_t next_seq = 0;    // seq after the last good record
-  uint64_t end_offset = 0;  // byte after the last good record (or the start offset)
-  uint32_t last_seg = 0;    // segment of the last good record (or of the start)
+  uint64_t next_seq = 0;     // seq after the last good record
+  uint64_t end_offset = 0;   // byte after the last good record (or the start offset)
+  // Where the start record really is (after padding or at the next segment start), when the
+  // scan found it; the start offset otherwise.
+  uint64_t start_found_offset = 0;
+  uint32_t last_seg = 0;     // segment of the last good record (or of the start)
   uint32_t last_epoch = 0;
+  // The epoch floor where the scan stopped: the highest epoch of the records it walked (and of
+  // the batch it resumed at after damage). A record appended there must carry at least this.
+  uint32_t epoch_floor = 0;
   bool any = false;
   uint64_t records = 0;
   uint64_t bytes = 0;
+  uint64_t travelled = 0;  // bytes from the start to the end of the chain, damage included
   bool torn_tail = false;
   uint64_t torn_tail_offset = 0;
   std::vector<Damage> damage;
-  std::vector<std::pair<uint32_t, uint64_t>> seg_first;  // (segment, first seq seen in it)
+  // (segment, first record seen in it): at the segment's start, unless recovery found that
+  // record damaged and resumed further in.
+  std::vector<std::pair<uint32_t, Position>> seg_first;
 };
 
 namespace {
@@ -71,8 +80,8 @@ std::string RecoveryReport::Summary() const {
   return s;
 }
 
-RingStore::RingStore(port::FileSystem* fs, std::string path, bool read_only)
-    : fs_(fs), path_(std::move(path)), read_only_(read_only) {}
+RingStore::RingStore(std::string path, bool read_only)
+    : path_(std::move(path)), read_only_(read_only) {}
 
 RingStore::~RingStore() = default;
 
@@ -135,7 +144,7 @@ Status RingStore::CreateFile(port::FileSystem* fs, const std::string& path,
 
 Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const std::string& path,
                                                    const RingOptions& options) {
-  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/false));
+  std::unique_ptr<RingStore> store(new RingStore(path, /*read_only=*/false));
   store->options_ = options;
   auto lock = fs->Lock(path + ".lock");
   if (!lock.ok()) return lock.status().WithContext("ring " + path);
@@ -167,8 +176,6 @@ Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const s
   ScanResult scan;
   store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
   store->ApplyScanLocked(start, scan);
-  if (store->report_.meta_rebuilt)
-    store->meta_.epoch = std::max(store->meta_.epoch, scan.last_epoch);
   Status s = store->StartEpochLocked();
   if (!s.ok()) {
     return s.WithContext("ring " + path + ": cannot start a new boot epoch (meta slot write)");
@@ -179,7 +186,7 @@ Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const s
 
 Result<std::unique_ptr<RingStore>> RingStore::OpenReadOnly(port::FileSystem* fs,
                                                            const std::string& path) {
-  std::unique_ptr<RingStore> store(new RingStore(fs, path, /*read_only=*/true));
+  std::unique_ptr<RingStore> store(new RingStore(path, /*read_only=*/true));
   auto file = fs->Open(path, port::Access::kReadOnly);
   if (!file.ok()) return file.status().WithContext("ring " + path);
   store->file_ = std::move(file).value();
@@ -225,13 +232,13 @@ Status RingStore::LoadHeaderAndMeta() {
     uint8_t buf[kMetaUsed];
     if (!file_->ReadAt(kMetaSlotOffset + slot * kMetaSlotBytes, buf, sizeof(buf)).ok()) continue;
     Meta m;
-    if (!DecodeMeta(buf, &m)) continue;
+    if (!DecodeMeta(buf, &m) || !MetaFitsGeometry(m, geo_)) continue;
     if (best_slot < 0 || m.generation > best.generation) {
       best = m;
       best_slot = slot;
     }
   }
-  seg_first_seq_.assign(geo_.segment_count, 0);
+  seg_first_.assign(geo_.segment_count, Position{});
   if (best_slot < 0) {
     RebuildMetaFromRecords();
     return Status::Ok();
@@ -394,6 +401,9 @@ bool RingStore::Resync(uint64_t from, uint64_t expected_seq, uint32_t min_epoch,
       RecordHeader r;
       if (!DecodeRecordHeader(chunk.data() + i, &r)) continue;
       if (r.batch_index != 0 || r.seq <= expected_seq || r.epoch < min_epoch) continue;
+      // The seqs skipped over must have fit in the ring: a larger jump is not a batch this
+      // ring wrote (and would run seqs towards overflow).
+      if (r.seq - expected_seq > geo_.data_bytes() / kRecordHeaderBytes) continue;
       RecordHeader full;
       if (ValidRecordAt(q + i, r.seq, min_epoch, &full, nullptr, nullptr)) {
         *found_offset = q + i;
@@ -414,6 +424,7 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
   uint64_t pos = Normalize(start.offset);
   uint32_t min_epoch = start.epoch_floor;
   out->end_offset = pos;
+  out->start_found_offset = pos;
   out->last_seg = geo_.SegmentOf(pos);
   std::vector<bool> seen(geo_.segment_count, false);
   ReadBuffer rb;
@@ -423,12 +434,17 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
     RecordHeader h;
     if (Locate(pos, expected, min_epoch, &at, &h, nullptr, &rb)) {
       uint32_t seg = geo_.SegmentOf(at);
+      if (h.seq == start.seq) out->start_found_offset = at;
       if (!seen[seg]) {
         seen[seg] = true;
-        out->seg_first.emplace_back(seg, h.seq);
+        out->seg_first.emplace_back(seg, Position{h.seq, at, 0});
       }
       uint64_t len = kRecordHeaderBytes + h.length;
-      scanned += DistanceFrom(pos, at) + len;
+      // A start position may lie before its record (padding, the end of a segment the record
+      // did not fit in); that stretch is not part of the chain, and counting it would cut a
+      // full ring short of its newest records (and scan differently from Verify, which starts
+      // at the resolved head).
+      scanned += (h.seq == start.seq ? 0 : DistanceFrom(pos, at)) + len;
       out->any = true;
       out->records++;
       out->bytes += h.length;
@@ -445,12 +461,18 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
     // batch (normal after a power cut), or durable data is damaged: look ahead for a later
     // batch start. Ahead of the durable hint only about one second of writes can be durable,
     // so the search goes as far as the hint plus two segments, not the whole ring.
-    uint64_t limit = DistanceFrom(start.offset, pos);
+    // Distances from the start, measured as travelled: an offset equal to the start's is a
+    // whole lap away when the ring is full (the tail and its hint wrap round to the head),
+    // not zero, or the search would stop two segments after the damage and report every
+    // durable record beyond that as lost.
+    const uint64_t travelled = std::min(geo_.data_bytes(), scanned);
+    uint64_t limit = travelled;
     if (durable_seq_hint > expected) {
-      limit = std::max(limit, DistanceFrom(start.offset, durable_offset_hint));
+      uint64_t hint = DistanceFrom(start.offset, durable_offset_hint);
+      if (hint == 0 && durable_seq_hint > start.seq) hint = geo_.data_bytes();
+      limit = std::max(limit, hint);
     }
-    limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) -
-            std::min(geo_.data_bytes(), DistanceFrom(start.offset, pos));
+    limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) - travelled;
     uint64_t resume_at;
     RecordHeader rh;
     if (Resync(pos, expected, min_epoch, limit, &resume_at, &rh)) {
@@ -489,19 +511,40 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
     }
     break;
   }
+  out->epoch_floor = min_epoch;
+  out->travelled = scanned;
   if (!out->any) out->next_seq = start.seq;
 }
 
 void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
-  head_ = Position{start.seq, Normalize(start.offset), 0};
+  // The head where its record really is: a meta head may point just past the previous record
+  // (before padding, or at the end of a segment the record did not fit in), and segment reuse
+  // decides by the head's segment, so it must be the record's own.
+  head_ = Position{start.seq, Normalize(scan.start_found_offset), 0};
   next_seq_ = std::max(scan.next_seq, start.seq);
   // The next batch starts at the sector after the last record; its seg is the last record's.
   tail_ = AlignUp(scan.end_offset, kBatchAlignBytes);
   tail_seg_ = scan.any ? scan.last_seg : geo_.SegmentOf(Normalize(scan.end_offset));
   if (!scan.any) tail_ = Normalize(tail_);
   if (tail_ > geo_.SegmentEnd(tail_seg_)) tail_ = geo_.SegmentEnd(tail_seg_);
-  for (const auto& sf : scan.seg_first) seg_first_seq_[sf.first] = sf.second;
+  if (scan.any && start.seq < next_seq_ && tail_seg_ == geo_.SegmentOf(head_.offset) &&
+      scan.travelled >= geo_.segment_bytes) {
+    // The records came round a whole lap into the head's own segment. The writer never lets
+    // the tail into the head's segment, so only a meta head that points too far back (an
+    // edited or misleading slot) leaves this; the space after the tail there may be the
+    // head's. No room is left in this segment: the next append must ask for a new one.
+    tail_ = geo_.SegmentEnd(tail_seg_);
+  }
+  for (const auto& sf : scan.seg_first) seg_first_[sf.first] = sf.second;
   if (head_.seq == next_seq_) head_.offset = Normalize(tail_);
+
+  // Records of this boot go right after the chain the scan walked, and a later scan accepts
+  // them only with an epoch at least the chain's highest. Normally the next epoch is at least
+  // that anyway: every boot writes its epoch before its first append, and a damaged newest slot
+  // leaves one at most a boot older. A slot that does not match the records (a bug, an edited
+  // file) can be older still; the epoch started next must then be above those records, or the
+  // new records would be cut as leftovers at the next recovery. Never lowers the epoch.
+  meta_.epoch = std::max(meta_.epoch, scan.epoch_floor);
 
   report_.head = head_;
   report_.next_seq = next_seq_;
@@ -516,6 +559,14 @@ void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
 }
 
 Status RingStore::StartEpochLocked() {
+  if (meta_.epoch == UINT32_MAX) {
+    // A wrapped epoch would fence off this boot's own records. Four billion boots do not
+    // happen; a meta slot or record saying so is damage that passed its CRC.
+    return Status::Corruption("ring " + path_ +
+                              ": the boot epoch is at its maximum (4294967295); the meta slot or "
+                              "a record is damaged. Drain the ring, move the file away and let "
+                              "the agent create a new one");
+  }
   meta_.epoch += 1;
   meta_dirty_ = true;
   return WriteMetaLocked();
@@ -556,7 +607,13 @@ Status RingStore::WriteMetaLocked() {
 }
 
 bool RingStore::SegmentInUseLocked(uint32_t seg) const {
-  return head_.seq < next_seq_ && geo_.SegmentOf(head_.offset) == seg;
+  if (head_.seq >= next_seq_) return false;
+  if (geo_.SegmentOf(head_.offset) == seg) return true;
+  // A segment whose first record this lap is not yet acknowledged. The writer only ever asks
+  // for the segment after the tail's, which is normally the head's or a free one; this also
+  // covers a head that points into damage just before the segment its records resume in.
+  const uint64_t first = seg_first_[seg].seq;
+  return first >= head_.seq && first < next_seq_;
 }
 
 void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
@@ -584,11 +641,31 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
                               Plural(next_seq_ - head_.seq, "record") +
                               " not yet confirmed by the broker); policy `reject`");
     }
-    // drop_oldest: the head segment's unacknowledged records are dropped and reported.
-    uint32_t next = (seg + 1) % geo_.segment_count;
-    uint64_t first_kept = seg_first_seq_[next];
-    AddGapLocked(head_.seq, first_kept - 1);
-    head_ = Position{first_kept, geo_.SegmentStart(next), 0};
+    // drop_oldest: the head segment's unacknowledged records are dropped and reported. The
+    // new head is the first record after the segment, where it really is: normally the next
+    // segment's start, but after recovery found damage there, where the good records resume
+    // (a head at the segment start would then miss its record, and the next recovery would
+    // report the good records after it as damage). A segment where recovery found no record at
+    // all is dropped too; its seqs are already reported as damage. Entries from earlier laps
+    // have seqs below the head and are passed over. An entry holding the head's own seq means
+    // the head pointed into seg only by position (just past the previous record), while its
+    // record is further on: nothing is dropped, the head moves to the record.
+    Position first_kept;
+    for (uint32_t k = 1; k < geo_.segment_count; k++) {
+      const Position& p = seg_first_[(seg + k) % geo_.segment_count];
+      if (p.seq >= head_.seq && p.seq < next_seq_) {
+        first_kept = p;
+        break;
+      }
+    }
+    if (first_kept.seq == 0) {
+      // Only reachable when every record after the head's segment was lost to damage.
+      return Status::Corruption("ring " + path_ + ": cannot drop the oldest segment: no intact " +
+                                "record follows it (see the damage recovery reported); " +
+                                "acknowledging the head frees the space");
+    }
+    AddGapLocked(head_.seq, first_kept.seq - 1);
+    head_ = first_kept;
     meta_dirty_ = true;
   }
   if (geo_.SegmentOf(Normalize(meta_.head_offset)) == seg &&
@@ -610,7 +687,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   };
   std::vector<Run> runs;
   std::vector<size_t> placed;  // indexes of payloads that got a place
-  std::vector<std::pair<uint32_t, uint64_t>> new_seg_first;
+  std::vector<std::pair<uint32_t, Position>> new_seg_first;
   uint64_t first_seq;
   uint64_t seq;
   uint64_t pos;
@@ -664,7 +741,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
         }
         seg = next;
         pos = geo_.SegmentStart(seg);
-        new_seg_first.emplace_back(seg, seq);
+        new_seg_first.emplace_back(seg, Position{seq, pos, 0});
       }
       if (runs.empty() || runs.back().offset + runs.back().len != pos) {
         runs.push_back(Run{pos, batch_buf_.size(), 0});
@@ -717,7 +794,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   }
   // Only the writer thread moves next_seq_, so it is still first_seq here.
   for (size_t k = 0; k < placed.size(); k++) (*results)[placed[k]] = first_seq + k;
-  for (const auto& sf : new_seg_first) seg_first_seq_[sf.first] = sf.second;
+  for (const auto& sf : new_seg_first) seg_first_[sf.first] = sf.second;
   next_seq_ = seq;
   tail_ = pos;
   tail_seg_ = seg;

@@ -188,7 +188,7 @@ class RingStore {
 
  private:
   struct ScanResult;
-  RingStore(port::FileSystem* fs, std::string path, bool read_only);
+  RingStore(std::string path, bool read_only);
 
   static Status CreateFile(port::FileSystem* fs, const std::string& path,
                            const RingOptions& options);
@@ -221,7 +221,6 @@ class RingStore {
   void AddGapLocked(uint64_t first, uint64_t last);
   Status PrepareSegmentLocked(uint32_t seg);
 
-  port::FileSystem* fs_;
   std::string path_;
   std::unique_ptr<port::FileLock> lock_;
   std::unique_ptr<port::File> file_;
@@ -232,14 +231,16 @@ class RingStore {
 
   mutable std::mutex mu_;
   // Guarded by mu_:
-  Meta meta_;                    // the last meta written (or loaded); its head is the durable head
-  int meta_next_slot_ = 0;       // slot the next meta write goes to
-  Position head_;                // in-memory acknowledged head (>= meta_.head_seq)
-  uint64_t next_seq_ = 1;        // seq of the next record; [head_.seq, next_seq_) are durable
-  uint64_t tail_ = kDataOffset;  // where the next batch starts (kBatchAlignBytes aligned)
-  uint32_t tail_seg_ = 0;        // segment holding the newest record (or tail_)
-  std::vector<uint64_t> seg_first_seq_;  // first seq written in each segment this lap
-  std::vector<Gap> gaps_;                // dropped ranges not yet reported
+  Meta meta_;                   // the last meta written (or loaded); its head is the durable head
+  int meta_next_slot_ = 0;      // slot the next meta write goes to
+  Position head_;               // in-memory acknowledged head (>= meta_.head_seq)
+  uint64_t next_seq_ = 1;       // seq of the next record; [head_.seq, next_seq_) are durable
+  uint64_t tail_ = kDataOffset; // where the next batch starts (kBatchAlignBytes aligned)
+  uint32_t tail_seg_ = 0;       // segment holding the newest record (or tail_)
+  // The first record written in each segment this lap (seq 0: none known). Its offset is the
+  // segment start, except where recovery found that record damaged and resumed further in.
+  std::vector<Position> seg_first_;
+  std::vector<Gap> gaps_;       // dropped ranges not yet reported
   bool gaps_approximate_ = false;
   bool meta_dirty_ = false;  // head/gaps/hint differ from meta_
   bool broken_ = false;      // an I/O error could not be recovered from

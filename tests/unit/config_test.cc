@@ -413,6 +413,23 @@ TEST(ConfigErrors, ReportsEveryProblemAtOnceOnePerLine) {
   }
 }
 
+TEST(ConfigErrors, KeysWithControlCharactersStayOnTheirOwnLineEscaped) {
+  // Found by tests/fuzz/config_fuzz: a key holding a newline split its message in two, the
+  // second line looking like a message of its own (in a terminal, in the journal).
+  Result<AgentConfig> r = Parse("{\"agent_id\": \"gw-1\", \"ri\\nng\": 1, \"lo\\u0007g\": 2}",
+                                /*check_files=*/false);
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  const std::string prefix = "config /etc/edge-agent/agent.json: ";
+  for (size_t at = 0; at < m.size();) {
+    size_t end = std::min(m.find('\n', at), m.size());
+    EXPECT_EQ(m.compare(at, prefix.size(), prefix), 0) << m;
+    at = end + 1;
+  }
+  EXPECT_NE(m.find("ri\\nng: unknown field (did you mean ring?)"), std::string::npos) << m;
+  EXPECT_NE(m.find("lo\\x07g: unknown field"), std::string::npos) << m;
+}
+
 TEST(ConfigErrors, NeverEchoesValuesWrittenUnderBrokerAuth) {
   ConfigFiles files;
   std::string json = Patched(BaseConfig(files), {{"broker.auth.user", "[\"hunter2-inline\"]"},

@@ -575,5 +575,150 @@ TEST(RingStore, ReadOfARecordDroppedWhileBeingReadSaysNotFoundNotCorruption) {
   }
 }
 
+// --- Found by the ring recovery fuzzer (tests/fuzz/regressions/ring_recovery/) -----------------
+
+// Replaces bytes of the ring file in place, durable image and cache alike (media damage, or a
+// slot rewritten with a valid CRC, which a power cut cannot produce but a bug or an edit can).
+void Rewrite(port::SimFileSystem* fs, uint64_t offset, const std::string& now) {
+  auto image = fs->ReadDurable(kPath);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  for (size_t i = 0; i < now.size(); i++) {
+    uint8_t mask = static_cast<uint8_t>((*image)[offset + i] ^ now[i]);
+    if (mask != 0) {
+      ASSERT_TRUE(fs->CorruptBytes(kPath, offset + i, 1, mask).ok());
+    }
+  }
+}
+
+// Decodes both meta slots, lets `edit` change them, and writes them back with valid CRCs.
+void EditMetaSlots(port::SimFileSystem* fs, const std::function<void(Meta*)>& edit) {
+  auto image = fs->ReadDurable(kPath);
+  ASSERT_TRUE(image.ok());
+  for (int slot = 0; slot < kMetaSlotCount; slot++) {
+    const uint64_t at = kMetaSlotOffset + slot * kMetaSlotBytes;
+    Meta m;
+    ASSERT_TRUE(DecodeMeta(reinterpret_cast<const uint8_t*>(image->data()) + at, &m));
+    edit(&m);
+    uint8_t buf[kMetaUsed];
+    EncodeMeta(m, buf);
+    Rewrite(fs, at, std::string(reinterpret_cast<const char*>(buf), sizeof(buf)));
+  }
+}
+
+TEST(RingStore, StartsAnEpochAboveTheRecordsItRecoveredSoNewRecordsSurviveTheNextRestart) {
+  // Both meta slots claim an older epoch than the records on disk carry (slots that pass their
+  // CRC but do not match the records: a bug, or an edited file). Appends after recovery must
+  // still outrank those records, or the next recovery cuts them as crashed-boot leftovers.
+  port::SimFileSystem fs;
+  for (int boot = 0; boot < 3; boot++) {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    Append(store.get(), {Payload(boot, 100)});
+  }
+  EditMetaSlots(&fs, [](Meta* m) { m->epoch = 0; });
+  std::vector<std::string> fresh = {Payload(10, 50), Payload(11, 60)};
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    EXPECT_GT(store->recovery().epoch, 3u);  // records of epochs 1..3 are on disk
+    Append(store.get(), fresh);
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  std::vector<Record> all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[3].payload, fresh[0]);
+  EXPECT_EQ(all[4].payload, fresh[1]);
+}
+
+TEST(RingStore, DropOldestMovesTheHeadToWhereRecordsResumeAfterDamageAtASegmentStart) {
+  // One 1000-byte record per batch (1536 bytes with its padding): two per 4 KiB segment. The
+  // first record of segment 1 is damaged, so recovery resumes at the second. When drop_oldest
+  // later drops segment 0, the new head must be that second record's real place, not the
+  // segment start: a head where no record is makes the records after it unreadable, and the
+  // next recovery would report them as damage.
+  port::SimFileSystem fs;
+  const RingOptions options = TinyRing(FullPolicy::kDropOldest);
+  {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 14; i++) Append(store.get(), {Payload(i, 1000)});  // segments 0..6
+  }
+  ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());  // seq 3
+  {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(store->recovery().damage.size(), 1u) << store->recovery().Summary();
+    EXPECT_EQ(store->recovery().damage[0].first_seq, 3u);
+    EXPECT_EQ(store->recovery().damage[0].last_seq, 3u);
+    // Segment 7 takes seqs 15 and 16; seq 17 needs segment 0, so seqs 1..2 are dropped.
+    for (int i = 0; i < 3; i++) Append(store.get(), {Payload(100 + i, 1000)});
+    ASSERT_EQ(store->head().seq, 4u);
+    std::vector<Record> all = ReadAll(store.get());
+    ASSERT_EQ(all.size(), 14u);  // seqs 4..17
+    EXPECT_EQ(all.front().seq, 4u);
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  auto store = MustOpen(&fs, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  EXPECT_EQ(store->head().seq, 4u);
+  EXPECT_EQ(ReadAll(store.get()).size(), 14u);
+}
+
+TEST(RingStore, TreatsAMetaSlotWithImpossibleSeqsAsDamaged) {
+  // A slot can pass its CRC and still be impossible (a bug, or an edited file): a durable hint
+  // near 2^64 would make recovery report ~2^64 records lost and run the seqs into overflow.
+  port::SimFileSystem fs;
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    Append(store.get(), {Payload(1, 10), Payload(2, 10)});
+  }
+  EditMetaSlots(&fs, [](Meta* m) { m->durable_seq_hint = ~0ull; });
+  // Both slots rejected: the head is rebuilt from the records, which are all still there.
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().meta_rebuilt) << store->recovery().Summary();
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  EXPECT_EQ(store->next_seq(), 3u);
+  std::vector<Record> all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].payload, Payload(2, 10));
+}
+
+TEST(RingStore, FindsRecordsBeyondALongDamagedStretchInAFullRing) {
+  // A full ring: eight records of one segment each, so the tail (and the durable hint in the
+  // meta slot) wraps round to exactly the head's offset. Three segments in the middle rot.
+  // Recovery must look for intact records as far as the hint, a whole lap, not stop two
+  // segments after the damage and report every durable record beyond as lost.
+  port::SimFileSystem fs;
+  const size_t max_payload = 4096 - kRecordHeaderBytes;
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 8; i++) Append(store.get(), {Payload(i, max_payload)});
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  for (uint64_t seg = 1; seg <= 3; seg++) {  // seqs 2, 3 and 4
+    ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + seg * 4096 + 64, 1, 0x01).ok());
+  }
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  const RecoveryReport& r = store->recovery();
+  ASSERT_EQ(r.damage.size(), 1u) << r.Summary();
+  EXPECT_EQ(r.damage[0].first_seq, 2u);
+  EXPECT_EQ(r.damage[0].last_seq, 4u) << r.Summary();
+  Position pos = r.damage[0].resume;
+  for (uint64_t seq = 5; seq <= 8; seq++) {
+    Record rec;
+    ASSERT_TRUE(store->Read(pos, &rec).ok()) << "seq " << seq;
+    EXPECT_EQ(rec.payload, Payload(seq - 1, max_payload));
+    pos = rec.next;
+  }
+}
+
 }  // namespace
 }  // namespace edge::ring
