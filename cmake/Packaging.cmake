@@ -33,6 +33,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/systemd/edge-agent.service
         DESTINATION /lib/systemd/system COMPONENT agent)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${pkg_dir}/copyright
         DESTINATION share/doc/edge-agent COMPONENT agent)
+# Debian wants a changelog.Debian.gz in every package's doc directory.
+set(changelog ${CMAKE_BINARY_DIR}/changelog.Debian.gz)
+add_custom_command(OUTPUT ${changelog}
+  COMMAND gzip -9n -c ${pkg_dir}/changelog > ${changelog}
+  DEPENDS ${pkg_dir}/changelog COMMENT "changelog.Debian.gz")
+add_custom_target(edge_agent_changelog ALL DEPENDS ${changelog})
+install(FILES ${changelog} DESTINATION share/doc/edge-agent COMPONENT agent)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/examples/
         DESTINATION share/doc/edge-agent/examples COMPONENT agent)
 
@@ -40,9 +47,10 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/examples/
 # is checked against --help too: scripts/update-readme-usage.sh). Cross builds run the binary
 # under the emulator: printing help starts no thread, so qemu user mode copes.
 set(man_page ${CMAKE_BINARY_DIR}/edge-agent.1.gz)
+string(REPLACE ";" " " emulator "${CMAKE_CROSSCOMPILING_EMULATOR}")
 add_custom_command(OUTPUT ${man_page}
   COMMAND ${CMAKE_COMMAND} "-DAGENT=$<TARGET_FILE:edge-agent>"
-          "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}" -DVERSION=${PROJECT_VERSION}
+          "-DEMULATOR=${emulator}" -DVERSION=${PROJECT_VERSION}
           -DOUT=${man_page} -P ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
   DEPENDS edge-agent ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
   COMMENT "edge-agent.1 from --help" VERBATIM)
@@ -56,14 +64,16 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "power-loss-safe forwarding of gateway payloads to RabbitMQ")
-set(CPACK_PACKAGE_CONTACT "edge-agent maintainers <edge-agent@localhost>")
+set(CPACK_PACKAGE_CONTACT "edge-agent maintainers <edge-agent@example.org>")
+# CPack writes CPACK_PACKAGE_DESCRIPTION_SUMMARY as the synopsis; this is the extended part
+# (lines under 80 columns, as Debian asks).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "power-loss-safe forwarding of gateway payloads to RabbitMQ
- edge-agent keeps every payload local programs hand it (over a Unix socket) in a bounded
- on-disk ring that survives power loss, and forwards the ring to RabbitMQ over TLS AMQP
- with publisher confirms, re-sending whatever was not confirmed after any reconnect. The
- same binary can run a work-queue worker. Configure /etc/edge-agent/agent.json, then
- `systemctl enable --now edge-agent`.")
+    "edge-agent keeps every payload local programs hand it over a Unix socket
+in a bounded on-disk ring that survives power loss, and forwards the ring
+to RabbitMQ over TLS AMQP with publisher confirms, re-sending whatever was
+not confirmed after any reconnect. The same binary can run a work-queue
+worker. Configure /etc/edge-agent/agent.json, then run
+systemctl enable --now edge-agent.")
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${EDGE_DEB_ARCH})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
@@ -72,9 +82,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/edge-agent/edge-agent")
 # Debian bookworm's runtime packages for what the binary links (ldd: librabbitmq.so.4,
 # libmbedtls.so.14, libmbedx509.so.1, libmbedcrypto.so.7, libcjson.so.1, libstdc++, libgcc_s,
-# libc); adduser for postinst; util-linux for runuser (essential, listed for clarity).
+# libc); adduser for postinst (runuser comes from util-linux, which is essential).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), librabbitmq4 (>= 0.11.0), libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser, util-linux")
+    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), librabbitmq4 (>= 0.11.0), libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ca-certificates, rabbitmq-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${pkg_dir}/conffiles ${pkg_dir}/postinst ${pkg_dir}/prerm ${pkg_dir}/postrm)

@@ -45,7 +45,7 @@ for arch in "${archs[@]}"; do
   echo "=== package: $arch in $dir"
   if cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGE_BUILD_TESTS=OFF \
        "${toolchain[@]}" >"$dir.configure.log" 2>&1 \
-     && cmake --build "$dir" -j"$JOBS" --target edge-agent edge_agent_man_page \
+     && cmake --build "$dir" -j"$JOBS" --target edge-agent edge_agent_man_page edge_agent_changelog \
      && (cd "$dir" && cpack -G DEB -B "$dir/cpack" >"$dir/cpack.log" 2>&1); then
     deb=$(ls "$dir"/cpack/edge-agent_*_"$arch".deb | head -n 1)
     cp "$deb" "$OUT/"
