@@ -117,7 +117,8 @@ cleanup() {
   if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then kill -KILL "$AGENT_PID"; fi
   if [ -f "$BROKER/broker.pid" ]; then kill -CONT -- "-$(cat "$BROKER/broker.pid")" 2>/dev/null; fi
   bash "$ROOT/scripts/local-broker.sh" stop "$BROKER" >/dev/null 2>&1
-  rm -rf "$BROKER" "$DIR"/*.ring "$DIR"/*.sock "$DIR"/*.json "$DIR"/*.jsonl "$DIR"/rss-*.txt
+  rm -rf "$BROKER" "$DIR"/*.ring "$DIR"/*.lock "$DIR"/*.sock "$DIR"/*.json "$DIR"/*.jsonl \
+    "$DIR"/*.log "$DIR"/rss-*.txt "$DIR/phase"
 }
 trap cleanup EXIT
 
