@@ -43,6 +43,11 @@ class UniqueFd {
   int fd_;
 };
 
+// Rings are larger than 2 GiB on many gateways, and every offset goes through off_t here: on
+// 32-bit armhf that is only 64 bits with _FILE_OFFSET_BITS=64 (cmake/EdgeDefaults.cmake).
+// Without it the static_casts below would silently wrap offsets.
+static_assert(sizeof(off_t) == 8, "build with _FILE_OFFSET_BITS=64: ring offsets exceed 2 GiB");
+
 class PosixFile final : public File {
  public:
   PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}

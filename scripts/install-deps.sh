@@ -34,6 +34,9 @@ NATIVE_PKGS=(build-essential cmake pkg-config git openssl ca-certificates
 # libstdc++6:<arch> gives qemu the target's own runtime (toolchains/debian-cross.cmake).
 ARM64_PKGS=(qemu-user g++-aarch64-linux-gnu librabbitmq-dev:arm64 libmbedtls-dev:arm64
   libcjson-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libstdc++6:arm64)
+# The armhf cross compiler is an amd64 package (no :armhf index needed): the cross-arch ring test
+# (tests/crossarch) builds its libc-only ring tool with it even when armhf's -dev packages fail.
+ARM64_PKGS+=(g++-arm-linux-gnueabihf)
 ARMHF_PKGS=(g++-arm-linux-gnueabihf librabbitmq-dev:armhf libmbedtls-dev:armhf
   libcjson-dev:armhf libgtest-dev:armhf libgmock-dev:armhf libstdc++6:armhf)
 

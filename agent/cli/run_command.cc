@@ -13,6 +13,7 @@
 #include "agent/daemon/agent_daemon.h"
 #include "agent/ops/log.h"
 #include "config/config.h"
+#include "port/allocator.h"
 #include "port/service_notify.h"
 #include "port/signals.h"
 
@@ -52,13 +53,16 @@ int RunCommand(const std::vector<std::string>& args) {
   }
   // A gateway that only consumes (no routes, worker enabled) needs no ring and no intake.
   if (config->routes.empty()) return WorkCommand({"--config", config_path});
-  // Before any thread exists, so every thread inherits the blocked signals.
+  // Before any thread exists: every thread inherits the blocked signals, and the allocator
+  // settings apply to every arena (port/allocator.h: resident memory bounded by load).
+  const std::string allocator = port::LimitAllocatorFootprint();
   auto signals = port::SignalWaiter::Create();
   if (!signals.ok()) {
     ops::LogError(signals.status().message());
     return kExitError;
   }
   ops::SetLogLevel(config->log.level);
+  ops::LogDebug(allocator);
   port::ServiceNotifier notifier;
   auto daemon = daemon::AgentDaemon::Start(*config, fs);
   if (!daemon.ok()) {

@@ -10,6 +10,7 @@
 #include "agent/ops/log.h"
 #include "agent/worker/worker.h"
 #include "config/config.h"
+#include "port/allocator.h"
 #include "port/service_notify.h"
 #include "port/signals.h"
 
@@ -38,6 +39,7 @@ int WorkCommand(const std::vector<std::string>& args) {
     std::fputs(kWorkUsage, stderr);
     return kExitUsage;
   }
+  (void)port::LimitAllocatorFootprint();  // before any thread starts (port/allocator.h)
   auto signals = port::SignalWaiter::Create();  // before any thread starts
   if (!signals.ok()) {
     ops::LogError(signals.status().message());

@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 namespace edge::ring {
 
@@ -87,6 +88,20 @@ constexpr uint64_t kBatchAlignBytes = 512;  // one sector: the unit a torn write
 constexpr uint64_t kMinFileBytes = kDataOffset + 4 * 4096;  // tests use tiny rings
 constexpr uint64_t kMinSegmentBytes = 4096;
 constexpr uint64_t kDefaultMaxSegmentBytes = 4ull << 20;  // an SD card allocation unit
+
+// The layout above, checked at compile time on every architecture (the same bytes must come out
+// on amd64, arm64 and 32-bit armhf: tests/crossarch). Fields are encoded one byte at a time, so no
+// struct's size, padding or alignment ever reaches the disk; what must hold is the arithmetic.
+static_assert(sizeof(kFormatMagic) == 8, "format magic is 8 bytes");
+static_assert(kFormatHeaderUsed == 64 + 4, "format header: 64 bytes of fields, then their CRC");
+static_assert(kFormatHeaderUsed <= kFormatCopyBytes, "format header fits its copy");
+static_assert(kDataOffset == 16384, "data starts after 2 header copies and 2 meta slots");
+static_assert(kMetaUsed == 80 + 16 * kMaxGaps && kMetaUsed <= kMetaSlotBytes,
+              "meta slot: 80 bytes of fields and the gap table fit one slot");
+static_assert(kRecordHeaderBytes == 4 + 4 + 4 + 4 + 8 + 4, "record header: 28 bytes, no padding");
+static_assert(kDataOffset % kBatchAlignBytes == 0 && kMinSegmentBytes % kBatchAlignBytes == 0,
+              "segments start on batch (sector) boundaries");
+static_assert(sizeof(uint64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width fields");
 
 inline void PutU32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -172,6 +187,17 @@ struct RecordHeader {
   uint64_t seq = 0;
   uint32_t batch_index = 0;
 };
+
+// File offsets, sizes and seqs are 64-bit in memory too, never size_t or long: those are 32 bits
+// on armhf, and a 3 GiB ring or a seq past 2^32 must not wrap there.
+static_assert(std::is_same_v<decltype(Geometry::file_bytes), uint64_t> &&
+                  std::is_same_v<decltype(Geometry::segment_bytes), uint64_t> &&
+                  std::is_same_v<decltype(Geometry::created_unix_s), uint64_t>,
+              "geometry is 64-bit on every architecture");
+static_assert(std::is_same_v<decltype(Meta::head_offset), uint64_t> &&
+                  std::is_same_v<decltype(Meta::head_seq), uint64_t> &&
+                  std::is_same_v<decltype(RecordHeader::seq), uint64_t>,
+              "positions and seqs are 64-bit on every architecture");
 
 // Writes the header for payload into out[0, kRecordHeaderBytes) including the CRC.
 void EncodeRecordHeader(const RecordHeader& h, const uint8_t* payload, uint8_t* out);
