@@ -153,12 +153,16 @@ Result<std::vector<DeadLetter>> DeadLetterFile::ReadAll(port::FileSystem* fs,
     Status s = (*f)->ReadAt(0, text.data(), text.size());
     if (!s.ok()) return s;
   }
+  return Parse(text);
+}
+
+std::vector<DeadLetter> DeadLetterFile::Parse(std::string_view text) {
   std::vector<DeadLetter> out;
   size_t start = 0;
   while (start < text.size()) {
     size_t nl = text.find('\n', start);
     if (nl == std::string::npos) break;  // a torn last line
-    std::string line = text.substr(start, nl - start);
+    std::string line(text.substr(start, nl - start));
     start = nl + 1;
     // The whole line must be one object (plus padding): cJSON_Parse alone would take the
     // leading number of a line of garbage (a torn append) for an entry.

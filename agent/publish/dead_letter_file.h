@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,8 @@ class DeadLetterFile {
   // Parses a file's entries, skipping every line that is not one whole entry (torn appends,
   // their blank ends); for tests and tools.
   static Result<std::vector<DeadLetter>> ReadAll(port::FileSystem* fs, const std::string& path);
+  // The same for the file's bytes already read.
+  static std::vector<DeadLetter> Parse(std::string_view text);
 
  private:
   DeadLetterFile(std::string path, std::unique_ptr<port::File> file, uint64_t size,

@@ -143,6 +143,27 @@ void DaemonOracle::LearnAtBroker(const test::FakeMessage& message, const std::st
   max_seq_ = std::max(max_seq_, seq);
 }
 
+const std::map<uint64_t, std::string>& DaemonOracle::DeadLettered(
+    port::SimFileSystem* image) const {
+  std::string bytes;
+  auto file = image->Open(layout_.dead_letter_path, port::Access::kReadOnly);
+  if (file.ok()) {
+    auto size = (*file)->Size();
+    if (size.ok()) {
+      bytes.resize(*size);
+      if (!(*file)->ReadAt(0, bytes.data(), bytes.size()).ok()) bytes.clear();
+    }
+  }
+  if (bytes != dead_letter_bytes_ || dead_lettered_.empty()) {
+    dead_lettered_.clear();
+    for (publish::DeadLetter& e : publish::DeadLetterFile::Parse(bytes)) {
+      dead_lettered_[e.seq] = std::move(e.payload);
+    }
+    dead_letter_bytes_ = std::move(bytes);
+  }
+  return dead_lettered_;
+}
+
 void DaemonOracle::CheckImage(port::SimFileSystem* image, const std::string& context,
                               Findings* findings) const {
   auto opened = ring::RingStore::Open(image, layout_.ring_path, layout_.ring_options);
@@ -205,19 +226,12 @@ void DaemonOracle::CheckImage(port::SimFileSystem* image, const std::string& con
 
   // Every durable fact not at the broker: in the ring, dead-lettered, or dropped and reported.
   const std::vector<ring::Gap> gaps = store.PendingGaps();
-  bool dead_letters_loaded = false;
-  std::map<uint64_t, std::string> dead_lettered;
+  const std::map<uint64_t, std::string>* dead_lettered = nullptr;
   for (uint64_t seq : outstanding_) {
     if (in_ring.count(seq) != 0) continue;
-    if (!dead_letters_loaded) {
-      dead_letters_loaded = true;
-      auto entries = publish::DeadLetterFile::ReadAll(image, layout_.dead_letter_path);
-      if (entries.ok()) {
-        for (const publish::DeadLetter& e : *entries) dead_lettered[e.seq] = e.payload;
-      }
-    }
-    auto dl = dead_lettered.find(seq);
-    if (dl != dead_lettered.end() && dl->second == durable_.at(seq)) continue;
+    if (dead_lettered == nullptr) dead_lettered = &DeadLettered(image);
+    auto dl = dead_lettered->find(seq);
+    if (dl != dead_lettered->end() && dl->second == durable_.at(seq)) continue;
     if (layout_.drops_allowed() && InGaps(gaps, seq)) continue;
     findings->Add(&Findings::acked_lost, context,
                   "seq " + std::to_string(seq) +

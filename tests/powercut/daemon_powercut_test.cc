@@ -141,7 +141,7 @@ RunSpec SpecFor(uint64_t w) {
   s.seed = w;
   s.drop_oldest = w % 3 == 0;
   s.producers = 2 + static_cast<int>(Mix(w, 1) % 3);
-  s.payloads_per_producer = 40 + static_cast<int>(Mix(w, 2) % 60);
+  s.payloads_per_producer = 80 + static_cast<int>(Mix(w, 2) % 120);
   s.pipeline = 1 + static_cast<int>(Mix(w, 3) % 6);
   s.confirm_window = 1 + static_cast<int>(Mix(w, 4) % 40);
   return s;
