@@ -429,12 +429,16 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
   std::vector<bool> seen(geo_.segment_count, false);
   ReadBuffer rb;
   uint64_t scanned = 0;  // guards against looping over a ring of impossible data
+  // Where the chain begins: the start record's own offset once it is found (the start may lie
+  // just before it). Distances below are measured from here, as Verify (which starts at the
+  // resolved head) measures them.
+  uint64_t origin = pos;
   while (scanned <= geo_.data_bytes()) {
     uint64_t at;
     RecordHeader h;
     if (Locate(pos, expected, min_epoch, &at, &h, nullptr, &rb)) {
       uint32_t seg = geo_.SegmentOf(at);
-      if (h.seq == start.seq) out->start_found_offset = at;
+      if (h.seq == start.seq) out->start_found_offset = origin = at;
       if (!seen[seg]) {
         seen[seg] = true;
         out->seg_first.emplace_back(seg, Position{h.seq, at, 0});
@@ -461,15 +465,16 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
     // batch (normal after a power cut), or durable data is damaged: look ahead for a later
     // batch start. Ahead of the durable hint only about one second of writes can be durable,
     // so the search goes as far as the hint plus two segments, not the whole ring.
-    // Distances from the start, measured as travelled: an offset equal to the start's is a
-    // whole lap away when the ring is full (the tail and its hint wrap round to the head),
-    // not zero, or the search would stop two segments after the damage and report every
-    // durable record beyond that as lost.
+    // Distances from the origin, measured as travelled. The hint's seq is still ahead, so its
+    // offset is too: one that seems no further than the chain already got (zero, in a full
+    // ring, where the tail and its hint wrap round to the head) is a lap further on. Taken as
+    // near, the search would stop two segments after the damage and report every durable
+    // record beyond as lost.
     const uint64_t travelled = std::min(geo_.data_bytes(), scanned);
     uint64_t limit = travelled;
     if (durable_seq_hint > expected) {
-      uint64_t hint = DistanceFrom(start.offset, durable_offset_hint);
-      if (hint == 0 && durable_seq_hint > start.seq) hint = geo_.data_bytes();
+      uint64_t hint = DistanceFrom(origin, durable_offset_hint);
+      if (hint <= travelled) hint = geo_.data_bytes();
       limit = std::max(limit, hint);
     }
     limit = std::min(geo_.data_bytes(), limit + 2 * geo_.segment_bytes) - travelled;
