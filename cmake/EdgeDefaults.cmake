@@ -27,5 +27,7 @@ if(EDGE_SANITIZE AND CMAKE_CROSSCOMPILING)
   message(FATAL_ERROR "EDGE_SANITIZE is for native builds: sanitizers do not start under qemu user mode")
 endif()
 
-# 32-bit armhf: 64-bit file offsets everywhere (rings can exceed 2 GiB) and 64-bit time_t.
+# 32-bit armhf: 64-bit file offsets everywhere (rings can exceed 2 GiB). time_t stays 32-bit:
+# Debian bookworm builds its armhf libraries that way and the ABI must match; the on-disk format
+# keeps every time in 64-bit fields (agent/ring/format.h), so only the clock itself ends in 2038.
 add_compile_definitions(_FILE_OFFSET_BITS=64)
