@@ -106,7 +106,9 @@ std::string Render(const void* cjson_item, bool show_strings) {
   if (cJSON_IsArray(item)) return "an array";
   if (cJSON_IsNumber(item)) {
     double d = item->valuedouble;
-    if (d == static_cast<double>(static_cast<long long>(d)) && d > -9.0e15 && d < 9.0e15) {
+    // Range first: converting a double outside long long's range (1e999 parses as inf) is
+    // undefined behaviour.
+    if (d > -9.0e15 && d < 9.0e15 && d == static_cast<double>(static_cast<long long>(d))) {
       return std::to_string(static_cast<long long>(d));  // integers as written: 70000, not 7e+04
     }
     // The shortest form that reads back as the same double: 1.5, not 1.5000000000000000.

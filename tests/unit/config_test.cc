@@ -430,6 +430,16 @@ TEST(ConfigErrors, KeysWithControlCharactersStayOnTheirOwnLineEscaped) {
   EXPECT_NE(m.find("lo\\x07g: unknown field"), std::string::npos) << m;
 }
 
+TEST(ConfigErrors, ANumberBeyondEveryRangeIsReportedNotConverted) {
+  // Found by tests/fuzz/config_fuzz under UBSan: 1e999 parses as infinity, and rendering it for
+  // the message converted it to an integer (undefined behaviour) before checking its range.
+  Result<AgentConfig> r = Parse("{\"agent_id\": \"gw-1\", \"broker\": {\"heartbeat_s\": 1e999}}",
+                                /*check_files=*/false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("broker.heartbeat_s: expected an integer"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(ConfigErrors, NeverEchoesValuesWrittenUnderBrokerAuth) {
   ConfigFiles files;
   std::string json = Patched(BaseConfig(files), {{"broker.auth.user", "[\"hunter2-inline\"]"},
