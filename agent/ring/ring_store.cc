@@ -259,36 +259,40 @@ Status RingStore::LoadHeaderAndMeta() {
 // unacknowledged is skipped, acknowledged records in that range are sent again (at-least-once
 // allows duplicates, never losses). The newest segment start proves everything before it was
 // durable (a later segment was entered), so it is the durable hint: damage before it is reported
-// as damage, not cut as a torn tail. The epoch must outrank every epoch on disk, torn or not, so
-// it is taken above every header that decodes at a segment start, and StartEpochLocked adds one.
+// as damage, not cut as a torn tail. The epoch starts from the highest valid record's (recovery
+// raises it to the chain's highest, and StartEpochLocked adds one).
 void RingStore::RebuildMetaFromRecords() {
-  Meta m;
-  m.generation = 1;
-  bool any = false;
-  uint64_t newest_first = 0;
-  uint64_t newest_offset = kDataOffset;
+  // Valid records at segment starts, with seqs a writer can have given out.
+  std::vector<std::pair<uint64_t, uint64_t>> starts;  // (seq, offset)
+  uint32_t epoch = 0;
   for (uint32_t seg = 0; seg < geo_.segment_count; seg++) {
     uint64_t at = geo_.SegmentStart(seg);
     uint8_t hdr[kRecordHeaderBytes];
     if (!file_->ReadAt(at, hdr, sizeof(hdr)).ok()) continue;
     RecordHeader loose;
-    if (!DecodeRecordHeader(hdr, &loose)) continue;
-    m.epoch = std::max(m.epoch, loose.epoch);
+    if (!DecodeRecordHeader(hdr, &loose) || loose.seq == 0 || loose.seq >= kMaxSeq) continue;
     RecordHeader h;
     if (!ValidRecordAt(at, loose.seq, 0, &h, nullptr, nullptr)) continue;
-    if (!any || h.seq < m.head_seq) {
-      m.head_seq = h.seq;
-      m.head_offset = at;
-    }
-    if (!any || h.seq > newest_first) {
-      newest_first = h.seq;
-      newest_offset = at;
-    }
-    any = true;
+    starts.emplace_back(h.seq, at);
+    epoch = std::max(epoch, h.epoch);
   }
-  if (any) {
-    m.durable_seq_hint = newest_first;
-    m.durable_offset_hint = newest_offset;
+  Meta m;
+  m.generation = 1;
+  m.epoch = epoch;
+  if (!starts.empty()) {
+    std::sort(starts.begin(), starts.end());
+    // The newest segment start anchors the ring; the head is the oldest start the ring can
+    // still hold together with it (anything further back is not from this lap: an edited or
+    // rotten header), so the rebuilt meta is one MetaFitsGeometry accepts.
+    const auto newest = starts.back();
+    const uint64_t reach = geo_.data_bytes() / kRecordHeaderBytes;
+    auto oldest = std::find_if(starts.begin(), starts.end(), [&](const auto& st) {
+      return newest.first - st.first <= reach;
+    });
+    m.head_seq = oldest->first;
+    m.head_offset = oldest->second;
+    m.durable_seq_hint = newest.first;
+    m.durable_offset_hint = newest.second;
   }
   // The gap list is gone; say so rather than report none.
   m.flags = kMetaFlagGapsApproximate;
