@@ -7,7 +7,8 @@
 // count: how many times the fault was injected (kills, crash images, cuts, fuzz executions).
 // records: how many records the suite handed to the agent and checked at the far end.
 // lost: records acknowledged durable that were missing afterwards; any value but 0 fails the suite.
-// duplicates: records seen more than once at the consumer (allowed, bounded by the confirm window).
+// duplicates: records seen more than once at the consumer (at-least-once allows them; each suite
+// checks its own bound, e.g. the re-send range after each reconnect).
 #pragma once
 
 #include <cstdint>
