@@ -38,6 +38,7 @@
 #include "tests/support/broker_fixture.h"
 #include "tests/support/fault_proxy.h"
 #include "tests/support/reliability_line.h"
+#include "tests/support/shared_broker_test.h"
 
 namespace edge {
 namespace {
@@ -234,25 +235,11 @@ class PlainConsumer {
   std::string error_;                      // guarded by mu_
 };
 
-class ForwardFaultsTest : public ::testing::Test {
+class ForwardFaultsTest : public test::SharedBrokerTest<ForwardFaultsTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto broker = BrokerFixture::Start();
-    if (!broker.ok()) {
-      start_error_ = new std::string(broker.status().ToString());
-      return;
-    }
-    broker_ = std::move(broker).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;  // stops the node by pid and removes its directory
-    broker_ = nullptr;
-    delete start_error_;
-    start_error_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(broker_, nullptr) << "test broker did not start: "
-                                << (start_error_ ? *start_error_ : "?");
+    SharedBrokerTest::SetUp();
+    if (HasFatalFailure()) return;
     char tmpl[] = "/tmp/edge-forward-faults-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -273,13 +260,8 @@ class ForwardFaultsTest : public ::testing::Test {
     return true;
   }
 
-  static BrokerFixture* broker_;
-  static std::string* start_error_;
   std::string dir_;
 };
-
-BrokerFixture* ForwardFaultsTest::broker_ = nullptr;
-std::string* ForwardFaultsTest::start_error_ = nullptr;
 
 TEST_F(ForwardFaultsTest, DeliversEverythingThroughRepeatedPathCutsAndBlackholes) {
   const std::string suffix = std::to_string(::getpid());

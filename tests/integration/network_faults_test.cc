@@ -48,6 +48,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/queue_drain.h"
 #include "tests/support/reliability_line.h"
+#include "tests/support/shared_broker_test.h"
 
 namespace edge {
 namespace {
@@ -212,25 +213,11 @@ class Forwarder {
   std::map<uint64_t, test::ExpectedRecord> expected_;  // guarded by mu_
 };
 
-class NetworkFaultsTest : public ::testing::Test {
+class NetworkFaultsTest : public test::SharedBrokerTest<NetworkFaultsTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto broker = BrokerFixture::Start();
-    if (!broker.ok()) {
-      start_error_ = new std::string(broker.status().ToString());
-      return;
-    }
-    broker_ = std::move(broker).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;  // stops the node by pid and removes its directory
-    broker_ = nullptr;
-    delete start_error_;
-    start_error_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(broker_, nullptr) << "test broker did not start: "
-                                << (start_error_ ? *start_error_ : "?");
+    SharedBrokerTest::SetUp();
+    if (HasFatalFailure()) return;
     char tmpl[] = "/tmp/edge-network-faults-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -289,13 +276,8 @@ class NetworkFaultsTest : public ::testing::Test {
     EXPECT_EQ(f.ring().store().head().seq, f.ring().store().next_seq());
   }
 
-  static BrokerFixture* broker_;
-  static std::string* start_error_;
   std::string dir_;
 };
-
-BrokerFixture* NetworkFaultsTest::broker_ = nullptr;
-std::string* NetworkFaultsTest::start_error_ = nullptr;
 
 TEST_F(NetworkFaultsTest, DeliversEverythingThroughLatencyThrottlingAndCutsOnTheSlowPath) {
   auto proxy = FaultProxy::Start(broker_->amqps_port());

@@ -17,6 +17,7 @@
 
 #include "agent/amqp/connection.h"
 #include "tests/support/broker_fixture.h"
+#include "tests/support/shared_broker_test.h"
 #include "tests/support/silent_proxy.h"
 #include "tests/support/tls_test_server.h"
 
@@ -36,27 +37,8 @@ using ::testing::Not;
 // "hangs forever". Never a performance threshold.
 constexpr auto kPromptly = std::chrono::seconds(60);
 
-class TlsConnectionTest : public ::testing::Test {
+class TlsConnectionTest : public test::SharedBrokerTest<TlsConnectionTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto broker = BrokerFixture::Start();
-    if (!broker.ok()) {
-      start_error_ = new std::string(broker.status().ToString());
-      return;
-    }
-    broker_ = std::move(broker).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;  // stops the node by pid and removes its directory
-    broker_ = nullptr;
-    delete start_error_;
-    start_error_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(broker_, nullptr) << "test broker did not start: "
-                                << (start_error_ ? *start_error_ : "?");
-  }
-
   // TLS + PLAIN to the node's TLS port. Connects by IP and expects the name "localhost", as a
   // field config connecting by address would (mbedTLS 2.28 matches DNS names only).
   static Endpoint TlsEndpoint() {
@@ -75,13 +57,7 @@ class TlsConnectionTest : public ::testing::Test {
   static std::string QueueName(const std::string& what) {
     return "edge-test-" + what + "-" + std::to_string(::getpid());
   }
-
-  static BrokerFixture* broker_;
-  static std::string* start_error_;
 };
-
-BrokerFixture* TlsConnectionTest::broker_ = nullptr;
-std::string* TlsConnectionTest::start_error_ = nullptr;
 
 // Shows the operator-facing text in the test log: these messages are part of the behaviour.
 void ShowMessage(const Status& status) {
