@@ -16,6 +16,7 @@
 #include "tests/support/broker_fixture.h"
 #include "tests/support/consumed_message.h"
 #include "tests/support/reliability_line.h"
+#include "tests/support/shared_broker_test.h"
 
 namespace edge::publish {
 namespace {
@@ -24,23 +25,11 @@ using edge::test::BrokerFixture;
 
 using Delivered = edge::test::ConsumedMessage;
 
-class ForwardTest : public ::testing::Test {
+class ForwardTest : public test::SharedBrokerTest<ForwardTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto b = BrokerFixture::Start();
-    if (!b.ok()) {
-      start_error_ = new std::string(b.status().ToString());
-      return;
-    }
-    broker_ = std::move(b).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    SharedBrokerTest::SetUp();
+    if (HasFatalFailure()) return;
     char tmpl[] = "/var/tmp/edge-forward-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -176,8 +165,6 @@ class ForwardTest : public ::testing::Test {
     return std::strtoull(message_id.c_str() + message_id.rfind(':') + 1, nullptr, 10);
   }
 
-  static BrokerFixture* broker_;
-  static std::string* start_error_;
   mutable int counter_ = 0;
   std::string dir_;
   std::unique_ptr<ring::Ring> ring_;
@@ -185,9 +172,6 @@ class ForwardTest : public ::testing::Test {
   std::unique_ptr<RabbitConnector> connector_;
   std::unique_ptr<Publisher> publisher_;
 };
-
-BrokerFixture* ForwardTest::broker_ = nullptr;
-std::string* ForwardTest::start_error_ = nullptr;
 
 TEST_F(ForwardTest, ForwardsTwentyThousandMixedSizeRecordsOverTlsIntactAndInOrder) {
   const std::string exchange = Unique("x");

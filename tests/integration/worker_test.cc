@@ -28,6 +28,7 @@
 #include "agent/worker/retry_topology.h"
 #include "tests/support/broker_fixture.h"
 #include "tests/support/child_process.h"
+#include "tests/support/shared_broker_test.h"
 
 namespace edge::worker {
 namespace {
@@ -117,23 +118,11 @@ bool WaitFor(const std::function<bool()>& done, milliseconds limit) {
   return done();
 }
 
-class WorkerTest : public ::testing::Test {
+class WorkerTest : public test::SharedBrokerTest<WorkerTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto b = BrokerFixture::Start();
-    if (!b.ok()) {
-      start_error_ = new std::string(b.status().ToString());
-      return;
-    }
-    broker_ = std::move(b).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete broker_;
-    broker_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
+    SharedBrokerTest::SetUp();
+    if (HasFatalFailure()) return;
     char tmpl[] = "/tmp/edge-worker-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -291,16 +280,11 @@ class WorkerTest : public ::testing::Test {
     return ok != nullptr ? ok->message_count : 0;
   }
 
-  static BrokerFixture* broker_;
-  static std::string* start_error_;
   std::string dir_;
   std::string queue_;
   std::unique_ptr<amqp::Connection> producer_;
   std::vector<pid_t> strays_;
 };
-
-BrokerFixture* WorkerTest::broker_ = nullptr;
-std::string* WorkerTest::start_error_ = nullptr;
 
 TEST_F(WorkerTest, ThreeWorkersShareThreeHundredTasksEachHandledExactlyOnce) {
   // Each worker appends the ids it handled to its own file (one handler at a time per worker,
