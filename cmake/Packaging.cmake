@@ -40,6 +40,19 @@ add_custom_command(OUTPUT ${changelog}
   DEPENDS ${pkg_dir}/changelog COMMENT "changelog.Debian.gz")
 add_custom_target(edge_agent_changelog ALL DEPENDS ${changelog})
 install(FILES ${changelog} DESTINATION share/doc/edge-agent COMPONENT agent)
+# What is linked in statically, with the exact Debian version (Debian's Built-Using field, which
+# CPack cannot write): a librabbitmq security update means rebuilding edge-agent against it.
+if(EDGE_STATIC_RABBITMQ)
+  execute_process(COMMAND dpkg-query -W "-f=\${source:Package} (= \${source:Version})"
+                          librabbitmq-dev:${EDGE_DEB_ARCH}
+                  OUTPUT_VARIABLE edge_built_using RESULT_VARIABLE rc ERROR_QUIET)
+  if(NOT rc EQUAL 0 OR NOT edge_built_using)
+    set(edge_built_using "librabbitmq (version unknown: librabbitmq-dev:${EDGE_DEB_ARCH} not installed)")
+  endif()
+  file(WRITE ${CMAKE_BINARY_DIR}/built-using
+       "edge-agent links these Debian packages statically (Built-Using):\n${edge_built_using}\n")
+  install(FILES ${CMAKE_BINARY_DIR}/built-using DESTINATION share/doc/edge-agent COMPONENT agent)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/examples/
         DESTINATION share/doc/edge-agent/examples COMPONENT agent)
 
@@ -80,11 +93,13 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/edge-agent/edge-agent")
-# Debian bookworm's runtime packages for what the binary links (ldd: librabbitmq.so.4,
-# libmbedtls.so.14, libmbedx509.so.1, libmbedcrypto.so.7, libcjson.so.1, libstdc++, libgcc_s,
-# libc); adduser for postinst (runuser comes from util-linux, which is essential).
+# Debian bookworm's runtime packages for what the binary links (ldd: libmbedtls.so.14,
+# libmbedx509.so.1, libmbedcrypto.so.7, libcjson.so.1, libstdc++, libgcc_s, libc, libm);
+# adduser for postinst (runuser comes from util-linux, which is essential). librabbitmq is
+# linked from its static archive (cmake/EdgeDependencies.cmake says why), so no librabbitmq4
+# and no OpenSSL.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), librabbitmq4 (>= 0.11.0), libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser")
+    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ca-certificates, rabbitmq-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${pkg_dir}/conffiles ${pkg_dir}/postinst ${pkg_dir}/prerm ${pkg_dir}/postrm)

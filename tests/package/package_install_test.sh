@@ -70,6 +70,9 @@ for f in ./usr/bin/edge-agent ./etc/edge-agent/agent.json ./lib/systemd/system/e
   echo "$contents" | grep -qx "$f" || fail "package lacks $f"
 done
 ok "package holds the binary, config, unit, man page, README and copyright"
+dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./usr/share/doc/edge-agent/built-using 2>/dev/null \
+  | grep -qE '^librabbitmq \(= [0-9]' || fail "package lacks the librabbitmq version it links (built-using)"
+ok "package names the librabbitmq version linked in"
 
 # 3. Unpack into the scratch root.
 dpkg -x "$DEB" "$ROOT" || fail "dpkg -x failed"
@@ -95,11 +98,13 @@ for lib in $needed; do
   owner=$(dpkg -S "$real" 2>/dev/null | head -n 1 | cut -d: -f1)
   if [ -z "$owner" ]; then owner=$(dpkg -S "$lib" 2>/dev/null | head -n 1 | cut -d: -f1); fi
   [ -n "$owner" ] || fail "no installed package owns $lib"
+  # OpenSSL comes only with librabbitmq.so, which the agent no longer links (it links
+  # librabbitmq.a: cmake/EdgeDependencies.cmake).
   case "$owner" in
-    libssl3) ;;  # pulled in by librabbitmq4, which depends on it itself
-    *) echo "$DEPENDS" | sed 's/, /\n/g' | awk '{print $1}' | grep -qxF "$owner" \
-         || fail "$lib comes from $owner, which Depends ($DEPENDS) does not name" ;;
+    libssl*|librabbitmq*) fail "$lib ($owner) is linked: librabbitmq must be linked statically" ;;
   esac
+  echo "$DEPENDS" | sed 's/, /\n/g' | awk '{print $1}' | grep -qxF "$owner" \
+    || fail "$lib comes from $owner, which Depends ($DEPENDS) does not name"
   mkdir -p "$ROOT$(dirname "$lib")"
   cp -L "$lib" "$ROOT$lib"
 done
