@@ -53,10 +53,15 @@ corpus=$(grep -oE 'corp: [0-9]+/' "$log" | tail -n 1 | grep -oE '[0-9]+')
 seed=$(grep -oE 'INFO: Seed: [0-9]+' "$log" | head -n 1 | grep -oE '[0-9]+$')
 lost=0
 [ "$rc" = 0 ] || lost=1
+# The build directory the fuzzer lives in (FUZZER is <build>/tests/fuzz/NAME_fuzz), as the path
+# a developer would type from the source tree when it is inside it (build/sanitize in CI).
+build_dir=$(cd "$(dirname "$fuzzer")/../.." && pwd)
+source_dir=$(cd "$(dirname "$0")/../.." && pwd)
+build_dir=${build_dir#"$source_dir"/}
 
 "$printer" "fuzz-$name" fuzz "${runs:-0}" "${corpus:-0}" "$lost" 0 \
   "libFuzzer with ASan and UBSan for ${seconds}s, invariants checked on every input" \
-  "EDGE_FUZZ_SECONDS=$seconds ctest --test-dir build/fuzz -R fuzz_run_$name -V (libFuzzer seed ${seed:-?})" ||
+  "EDGE_FUZZ_SECONDS=$seconds ctest --test-dir $build_dir -R fuzz_run_$name -V (libFuzzer seed ${seed:-?})" ||
   exit 2
 
 if [ "$rc" != 0 ]; then
