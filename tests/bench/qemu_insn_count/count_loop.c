@@ -1,6 +1,8 @@
 /* Guest program for insn_count_test.sh: runs a loop of argv[1] iterations whose body the
  * compiler cannot remove, in argv[2] threads (each thread runs the loop), so the executed
- * instruction count is a fixed start-up cost plus a constant times iterations x threads. */
+ * instruction count is a fixed start-up cost plus a constant times iterations x threads.
+ * One thread: the loop runs on the main thread, no thread is created, and the count is exact
+ * (creating and joining threads takes a scheduling-dependent few instructions more or less). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,10 @@ int main(int argc, char** argv) {
   if (iterations < 0 || threads < 1 || threads > 16) {
     fprintf(stderr, "count_loop: ITERATIONS >= 0 and 1 <= THREADS <= 16\n");
     return 2;
+  }
+  if (threads == 1) {
+    run_loop(NULL);
+    return 0;
   }
   pthread_t t[16];
   for (int i = 0; i < threads; i++) {
