@@ -32,7 +32,7 @@ count() {  # QEMU GUEST ITERATIONS THREADS -> prints the count
 }
 
 for spec in "$@"; do
-  IFS== read -r arch qemu guest <<<"$spec"
+  IFS='=' read -r arch qemu guest <<<"$spec"
   # Same number of digits in every argument: argv's size does not change the start-up work.
   c1=$(count "$qemu" "$guest" 100000 1)
   c2=$(count "$qemu" "$guest" 200000 1)
