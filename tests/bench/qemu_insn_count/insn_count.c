@@ -3,7 +3,8 @@
  *
  *   qemu-aarch64 -plugin path/libedge_insn_count.so[,out=OUT] PROGRAM ARGS...
  *
- * Output: one line "insns N" appended to OUT (or written to stderr without out=). (Not "file=": qemu's -plugin reserves that key for the plugin's own path.).
+ * Output: one line "insns N" appended to OUT (or written to stderr without out=). Not
+ * "file=": qemu's -plugin option reserves that key for the plugin's own path.
  *
  * How it counts: at translation each block registers an exec callback whose user data is the
  * block's instruction count; each execution adds it to one global counter with an atomic add,
@@ -13,7 +14,7 @@
  * system calls end their block). The same plugin serves every guest architecture, so amd64
  * and aarch64 figures taken with it compare like with like.
  *
- * Used by scripts/bench-footprint.sh (part cpu) and tested by insn_count_test.sh. */
+ * Used by scripts/bench-footprint.sh (parts cpu and cpu-qemu) and tested by insn_count_test.sh. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
