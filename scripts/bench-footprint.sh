@@ -16,10 +16,14 @@
 #   4. cpu      instructions per forwarded message on this machine (valgrind callgrind): the
 #               daemon drains a pre-filled ring of N records over TLS to the broker, for two N;
 #               the difference of the two totals over the difference of N cancels start-up,
-#               TLS handshake, recovery and shutdown.
+#               TLS handshake, recovery and shutdown. Then the same drain of the aarch64
+#               agent (first cross build) under qemu-aarch64 and of the amd64 agent under
+#               qemu-x86_64, both counted by our TCG plugin (tests/bench/qemu_insn_count, built
+#               in the native build), and their ratio; and the ring's per-record work
+#               (ring_image_tool churn) the same ways.
 #
 #   scripts/bench-footprint.sh [--build DIR] [--cross-build DIR]... [--dir DIR]
-#                              [--only size,recovery,rss,cpu] [--backlog-mb N]
+#                              [--only size,recovery,rss,cpu,cpu-qemu] [--backlog-mb N]
 # Defaults: --build build/native, cross builds build/aarch64 and build/armhf when present,
 # --dir /var/tmp/edge-footprint (the ring files: ~1.3 GiB free space needed), --backlog-mb 1024.
 # Needs the native build's edge-agent, recovery_bench and intake_flood targets, valgrind,
@@ -161,7 +165,8 @@ start_agent() {
   local config=$1
   shift
   rm -f "$DIR/intake.sock"
-  "$@" "$AGENT" run --config "$config" >>"$DIR/agent.log" 2>&1 &
+  # RUN_AGENT: another build's binary (a cross build's, run under the wrapper).
+  "$@" "${RUN_AGENT:-$AGENT}" run --config "$config" >>"$DIR/agent.log" 2>&1 &
   AGENT_PID=$!
   for _ in $(seq 1 3000); do
     [ -S "$DIR/intake.sock" ] && return 0
@@ -253,44 +258,87 @@ if want rss; then
 fi
 
 # ---------------------------------------------------------------- 4. cpu
-if want cpu; then
-  say "instructions per forwarded message (callgrind, amd64)"
+# Part cpu-qemu: only the qemu figures (no callgrind; quicker).
+if want cpu || want cpu-qemu; then
+  say "instructions per forwarded message (callgrind on amd64; qemu + plugin on amd64 and aarch64)"
   start_broker
   # shellcheck disable=SC1091
   . "$BROKER/broker.env"
   dead_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   declare -A total
-  for n in 2000 12000; do
-    # Fill: the agent with a broker endpoint nobody listens on keeps everything in the ring.
+  # fill_ring N: the native agent with a broker endpoint nobody listens on keeps all N in the
+  # ring (the ring's format is the same on every architecture: tests/crossarch).
+  fill_ring() {
     write_config "$DIR/fill.json" "$DIR/cpu.ring" 64MiB "$dead_port"
     rm -f "$DIR/cpu.ring"
     start_agent "$DIR/fill.json"
-    flood --count "$n" --bytes 200 --connections 1 --pipeline 32 >/dev/null
+    flood --count "$1" --bytes 200 --connections 1 --pipeline 32 >/dev/null
     stop_agent
-    # Drain under callgrind.
-    # Default heartbeat: work that scales with wall time (slower under valgrind) stays small.
+    # Drain config. Long heartbeat: work that scales with wall time (slower under valgrind or
+    # qemu) stays small.
     write_config "$DIR/cpu.json" "$DIR/cpu.ring" 64MiB "$BROKER_AMQPS_PORT" 30
     bash "$ROOT/scripts/local-broker.sh" ctl "$BROKER" purge_queue footprint >/dev/null 2>&1
+  }
+  for n in 2000 12000; do
+    want cpu || break
+    fill_ring "$n"
+    # Drain under callgrind.
     start_agent "$DIR/cpu.json" valgrind --tool=callgrind --callgrind-out-file="$DIR/callgrind.$n" -q
     wait_drained
     stop_agent
     total[$n]=$(awk '/^(summary|totals):/ {print $2; exit}' "$DIR/callgrind.$n")
     echo "  drain of $n records: $(printf "%'d" "${total[$n]}") instructions in total"
   done
+  if want cpu; then
   echo "  where they go (inclusive, drain of 12000 records; callgrind_annotate):"
   callgrind_annotate --inclusive=yes "$DIR/callgrind.12000" 2>/dev/null \
     | grep -E 'Publisher::|RabbitSession|TlsPump::|mbedtls_ssl_write|mbedtls_ssl_read|amqp_basic_publish|RingStore::Read|Crc32c|EncodeEnvelope|DecodeEnvelope|ConfirmWindow' \
     | head -n 14 | sed 's/^/    /'
   awk -v a="${total[2000]}" -v b="${total[12000]}" 'BEGIN {
     printf "  per forwarded message (200 B, TLS, confirms): %.0f instructions ((%d - %d) / 10000)\n", (b - a) / 10000, b, a }'
-  echo "  aarch64/armhf: the forwarding path is not measurable under qemu here: it is multi-threaded"
-  echo "  (ring writer, publisher, TLS pump) and bookworm's qemu-user hangs creating threads; its"
-  echo "  qemu has no instruction-counting plugins. The ring's part, single-threaded, is comparable:"
+  fi
   rm -f "$DIR"/callgrind.*
 
+  # The same drains under qemu user mode, counted by our plugin (every guest thread; qemu's
+  # -cpu max on both: SSE4.2/AES-NI on x86-64, CRC32 on aarch64, as on the real machines).
+  PLUGIN=$ROOT/$BUILD/tests/bench/qemu_insn_count/libedge_insn_count.so
+  arm_agent=""
+  for d in "${CROSS[@]}"; do
+    file -b "$d/agent/cli/edge-agent" 2>/dev/null | grep -q aarch64 && arm_agent=$ROOT/$d/agent/cli/edge-agent && break
+  done
+  qemu_per_message() {  # QEMU AGENT_BINARY -> prints instructions per message
+    local qemu=$1 bin=$2 n
+    local -A q
+    for n in 2000 12000; do
+      fill_ring "$n"
+      rm -f "$DIR/insns.$n"
+      RUN_AGENT=$bin start_agent "$DIR/cpu.json" "$qemu" -cpu max -plugin "$PLUGIN,out=$DIR/insns.$n"
+      wait_drained
+      stop_agent
+      q[$n]=$(awk '$1 == "insns" { print $2 }' "$DIR/insns.$n")
+      rm -f "$DIR/insns.$n"
+      echo "    drain of $n records under $qemu: $(printf "%'d" "${q[$n]}") instructions" >&2
+    done
+    awk -v a="${q[2000]}" -v b="${q[12000]}" 'BEGIN { printf "%.0f", (b - a) / 10000 }'
+  }
+  if [ ! -f "$PLUGIN" ]; then
+    echo "  under qemu: no plugin $PLUGIN (build target edge_insn_count in the native build)"
+  else
+    echo "  under qemu with the instruction-counting plugin (same drains, (N=12000 - N=2000) / 10000):"
+    x86_q=$(qemu_per_message qemu-x86_64 "$AGENT")
+    echo "  per forwarded message, amd64 under qemu-x86_64: $x86_q instructions"
+    if [ -n "$arm_agent" ]; then
+      arm_q=$(qemu_per_message qemu-aarch64 "$arm_agent")
+      echo "  per forwarded message, aarch64 under qemu-aarch64: $arm_q instructions"
+      awk -v a="$arm_q" -v x="$x86_q" 'BEGIN { printf "  ratio aarch64/amd64 (both under qemu): %.2f\n", a / x }'
+    else
+      echo "  aarch64: no cross build with edge-agent (--cross-build DIR)"
+    fi
+  fi
+
   # The ring's per-record work (append in batches of 32, read back, acknowledge, checkpoint):
-  # callgrind natively; qemu's exec trace with one instruction per translation block for arm
-  # (each logged line is one executed guest instruction). Two runs, the difference / 1024.
+  # callgrind natively; under qemu, our plugin (amd64 too, like for like). Two runs, the
+  # difference / 1024.
   tools=$ROOT/$BUILD/tests/crossarch
   count_native() {
     valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.churn" "$tools/ring_image_tool" \
@@ -299,25 +347,30 @@ if want cpu; then
     rm -f "$DIR/cg.churn" "$DIR"/churn.ring*
   }
   count_qemu() {  # QEMU SYSROOT TOOL N
-    rm -f "$DIR/trace.fifo"
-    mkfifo "$DIR/trace.fifo"
-    grep -c '^Trace' <"$DIR/trace.fifo" >"$DIR/trace.count" &
-    local g=$!
-    "$1" -singlestep -d exec,nochain -D "$DIR/trace.fifo" -L "$2" "$3" churn "$DIR/churn.ring" "$4" >/dev/null
-    wait $g
-    cat "$DIR/trace.count"
-    rm -f "$DIR/trace.fifo" "$DIR/trace.count" "$DIR"/churn.ring*
+    rm -f "$DIR/insns.churn"
+    "$1" -cpu max -plugin "$PLUGIN,out=$DIR/insns.churn" -L "$2" "$3" churn "$DIR/churn.ring" "$4" >/dev/null
+    awk '$1 == "insns" { print $2 }' "$DIR/insns.churn"
+    rm -f "$DIR/insns.churn" "$DIR"/churn.ring*
   }
   per_record() { awk -v a="$1" -v b="$2" -v base="${3:-0}" 'BEGIN { v = (b - a) / 1024; printf "%.0f instructions per record%s", v, (base > 0 ? sprintf(" (%.2fx amd64)", v / base) : "") }'; }
-  x86=$(per_record "$(count_native 512)" "$(count_native 1536)")
-  echo "    ring path, amd64 (callgrind):  $x86"
-  x86_value=${x86%% *}
+  x86_value=0
+  if want cpu; then
+    x86=$(per_record "$(count_native 512)" "$(count_native 1536)")
+    echo "    ring path, amd64 (callgrind):  $x86"
+    x86_value=${x86%% *}
+  fi
+  if [ -f "$PLUGIN" ]; then
+    # The arm ratios below are against this figure: the same counting method.
+    x86=$(per_record "$(count_qemu qemu-x86_64 / "$tools/ring_image_tool" 512)" "$(count_qemu qemu-x86_64 / "$tools/ring_image_tool" 1536)")
+    echo "    ring path, amd64 (qemu-x86_64, plugin):  $x86"
+    x86_value=${x86%% *}
+  fi
   for spec in "aarch64 qemu-aarch64 aarch64-linux-gnu" "armhf qemu-arm arm-linux-gnueabihf"; do
     set -- $spec
     if [ -x "$tools/$1/ring_image_tool" ]; then
       a=$(count_qemu "$2" "/usr/$3" "$tools/$1/ring_image_tool" 512)
       b=$(count_qemu "$2" "/usr/$3" "$tools/$1/ring_image_tool" 1536)
-      echo "    ring path, $1 (qemu trace):  $(per_record "$a" "$b" "$x86_value")"
+      echo "    ring path, $1 (qemu, plugin):  $(per_record "$a" "$b" "$x86_value")"
     else
       echo "    ring path, $1: no cross-built ring_image_tool in $tools/$1"
     fi
