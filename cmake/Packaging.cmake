@@ -49,6 +49,15 @@ if(EDGE_STATIC_RABBITMQ)
   if(NOT rc EQUAL 0 OR NOT edge_built_using)
     set(edge_built_using "librabbitmq (version unknown: librabbitmq-dev:${EDGE_DEB_ARCH} not installed)")
   endif()
+  if(EDGE_STATIC_LIBSTDCXX AND NOT EDGE_SANITIZE AND NOT EDGE_FUZZ)
+    execute_process(COMMAND dpkg-query -W "-f=\${source:Package} (= \${source:Version})"
+                            libstdc++-12-dev:${EDGE_DEB_ARCH}
+                    OUTPUT_VARIABLE edge_built_using_gcc RESULT_VARIABLE rc ERROR_QUIET)
+    if(NOT rc EQUAL 0 OR NOT edge_built_using_gcc)
+      set(edge_built_using_gcc "gcc-12 (version unknown: libstdc++-12-dev:${EDGE_DEB_ARCH} not installed)")
+    endif()
+    string(APPEND edge_built_using ", ${edge_built_using_gcc}")
+  endif()
   file(WRITE ${CMAKE_BINARY_DIR}/built-using
        "edge-agent links these Debian packages statically (Built-Using):\n${edge_built_using}\n")
   install(FILES ${CMAKE_BINARY_DIR}/built-using DESTINATION share/doc/edge-agent COMPONENT agent)
@@ -94,12 +103,16 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/edge-agent/edge-agent")
 # Debian bookworm's runtime packages for what the binary links (ldd: libmbedtls.so.14,
-# libmbedx509.so.1, libmbedcrypto.so.7, libcjson.so.1, libstdc++, libgcc_s, libc, libm);
-# adduser for postinst (runuser comes from util-linux, which is essential). librabbitmq is
-# linked from its static archive (cmake/EdgeDependencies.cmake says why), so no librabbitmq4
-# and no OpenSSL.
+# libmbedx509.so.1, libmbedcrypto.so.7, libcjson.so.1, libc; with EDGE_STATIC_LIBSTDCXX=OFF also
+# libstdc++, libgcc_s, libm); adduser for postinst (runuser comes from util-linux, which is
+# essential). librabbitmq is linked from its static archive (cmake/EdgeDependencies.cmake says
+# why), so no librabbitmq4 and no OpenSSL; the C++ runtime too by default (agent/cli/CMakeLists.txt).
+set(edge_deb_cxx_runtime "")
+if(NOT EDGE_STATIC_LIBSTDCXX OR EDGE_SANITIZE OR EDGE_FUZZ)
+  set(edge_deb_cxx_runtime "libgcc-s1 (>= 3.0), libstdc++6 (>= 12), ")
+endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser")
+    "libc6 (>= 2.34), ${edge_deb_cxx_runtime}libmbedtls14 (>= 2.28.0), libmbedx509-1 (>= 2.28.0), libmbedcrypto7 (>= 2.28.0), libcjson1 (>= 1.7.15), adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ca-certificates, rabbitmq-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${pkg_dir}/conffiles ${pkg_dir}/postinst ${pkg_dir}/prerm ${pkg_dir}/postrm)

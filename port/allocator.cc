@@ -32,4 +32,6 @@ std::string LimitAllocatorFootprint() {
   return "allocator: " + out;
 }
 
+bool ReleaseFreeMemory() { return ::malloc_trim(0) == 1; }
+
 }  // namespace edge::port

@@ -87,8 +87,11 @@ binary_size() {
       printf '      %-22s %8s\n' "$lib" "(not installed for this architecture)"
     fi
   done
-  echo "      (libssl3 and libcrypto3 are mapped too: librabbitmq4 links them; not NEEDED by us)"
   printf '      %-22s %8s\n' "total NEEDED" "$(kib "$total")"
+  if [ -f "$bin.map" ]; then
+    echo "    linked in, from the linker map (loaded sections; the rest of the file is ELF tables and alignment):"
+    /usr/bin/python3 "$ROOT/scripts/link-map-summary.py" "$bin.map"
+  fi
   rm -f "$copy"
 }
 

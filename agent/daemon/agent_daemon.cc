@@ -5,6 +5,7 @@
 #include "agent/envelope/envelope.h"
 #include "agent/ops/log.h"
 #include "agent/ops/metrics_textfile.h"
+#include "port/allocator.h"
 #include "port/cert_info.h"
 
 namespace edge::daemon {
@@ -183,6 +184,10 @@ void AgentDaemon::Tick() {
                     " record(s) dropped before the broker took them; dropped seq ranges:" +
                     ranges + " (also in `edge-agent ring stats`)");
     dropped_logged_ = rs.dropped_total;
+  }
+  // After a burst the freed payload buffers stay resident until reused (port/allocator.h).
+  if (quiet_.Update(rs.next_seq, publisher_->stats().confirmed_through)) {
+    (void)port::ReleaseFreeMemory();
   }
   std::string textfile;
   int64_t interval_s;

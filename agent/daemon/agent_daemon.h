@@ -20,6 +20,7 @@
 
 #include "agent/daemon/control_server.h"
 #include "agent/daemon/metrics_http_server.h"
+#include "agent/daemon/quiet_edge.h"
 #include "agent/intake/intake_server.h"
 #include "agent/ops/status.h"
 #include "agent/publish/publisher.h"
@@ -55,7 +56,8 @@ class AgentDaemon {
   // need a restart; they are named in the log.
   void Reload(const config::AgentConfig& fresh);
 
-  // Periodic work for the main loop (metrics textfile when configured).
+  // Periodic work for the main loop (metrics textfile when configured; freed memory back to
+  // the kernel when the intake or the publisher has just gone quiet).
   void Tick();
 
   ops::StatusSnapshot Snapshot() const;
@@ -79,6 +81,7 @@ class AgentDaemon {
   std::unique_ptr<worker::Worker> worker_;  // when worker.enabled
   std::thread worker_thread_;
   std::chrono::steady_clock::time_point last_metrics_;
+  QuietEdge quiet_;  // main thread
   std::mutex stop_mu_;  // serialises Stop; guards stopped_
   bool stopped_ = false;
 };

@@ -134,6 +134,10 @@ void Ring::WriterLoop() {
         if (batch[i].waiter == nullptr) batch[i].done(std::move(results[i]));
       }
       batch.clear();
+    } else {
+      // Woken with nothing to write (the interval passed, or a checkpoint request): the
+      // producers are quiet, so the batch buffer goes back (ring_store.h ReleaseBatchBuffer).
+      store_->ReleaseBatchBuffer();
     }
     auto now = std::chrono::steady_clock::now();
     if ((requested || now - last_checkpoint >= interval) &&

@@ -686,6 +686,12 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
   return Status::Ok();
 }
 
+size_t RingStore::ReleaseBatchBuffer() {
+  size_t released = batch_buf_.capacity();
+  std::vector<uint8_t>().swap(batch_buf_);  // clear() keeps the capacity
+  return released;
+}
+
 Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
                               std::vector<Result<uint64_t>>* results) {
   results->assign(payloads.size(), Result<uint64_t>(Status::Internal("not appended")));

@@ -137,6 +137,14 @@ class RingStore {
   Status AppendBatch(const std::vector<std::string_view>& payloads,
                      std::vector<Result<uint64_t>>* results);
 
+  // Frees the buffer AppendBatch assembles a batch in (up to max_batch_bytes, 1 MiB by default,
+  // kept between batches so a busy writer does not allocate per batch); the next AppendBatch
+  // allocates it again. The ring's writer calls this when it has nothing to write: a 1 MiB batch
+  // during a burst would otherwise stay resident for the life of the daemon (issue 6,
+  // docs/BENCHMARKS.md "Resident memory"). Returns the bytes of capacity released.
+  // REQUIRES: the writer thread.
+  size_t ReleaseBatchBuffer();
+
   // The oldest record not yet acknowledged; records [head().seq, next_seq()) are durable.
   Position head() const;
   uint64_t next_seq() const;

@@ -720,5 +720,27 @@ TEST(RingStore, FindsRecordsBeyondALongDamagedStretchInAFullRing) {
   }
 }
 
+// The writer frees its batch buffer when idle (resident memory); the next batch must not notice.
+TEST(RingStore, AppendsCorrectlyAfterTheBatchBufferWasReleased) {
+  port::SimFileSystem fs;
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  auto first = Append(store.get(), {Payload(1, 900), Payload(2, 900)});
+  ASSERT_TRUE(first[0].ok() && first[1].ok());
+  EXPECT_GE(store->ReleaseBatchBuffer(), 1800u);  // it held at least the batch's bytes
+  EXPECT_EQ(store->ReleaseBatchBuffer(), 0u);     // nothing left to release
+  auto second = Append(store.get(), {Payload(3, 900)});
+  ASSERT_TRUE(second[0].ok());
+  EXPECT_EQ(second[0].value(), 3u);
+  fs.PowerCut(1);
+  store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  std::vector<Record> all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].payload, Payload(1, 900));
+  EXPECT_EQ(all[1].payload, Payload(2, 900));
+  EXPECT_EQ(all[2].payload, Payload(3, 900));
+}
+
 }  // namespace
 }  // namespace edge::ring
