@@ -60,7 +60,9 @@ ok "check-config as edge-agent: passes with broker.password root:edge-agent 0640
 
 [ -f $UNIT ] || fail "no unit file $UNIT"
 grep -q '^User=edge-agent' $UNIT || fail "the unit does not run as edge-agent"
-if out=$(SYSTEMD_LOG_LEVEL=err systemd-analyze verify $UNIT 2>&1); then
+if ! command -v systemd-analyze >/dev/null; then
+  ok "unit $UNIT in place (systemd-analyze verify skipped: systemd is not installed here)"
+elif out=$(SYSTEMD_LOG_LEVEL=err systemd-analyze verify $UNIT 2>&1); then
   ok "unit $UNIT in place; systemd-analyze verify: clean"
 elif echo "$out" | grep -qiE 'Failed to (connect|initialize|setup)|not booted|No such file or directory.*/run/systemd|System has not been booted'; then
   # Offline verify needs a usable systemd manager environment; record why it was skipped.
