@@ -30,7 +30,8 @@ have_all() {
 
 NATIVE_PKGS=(build-essential cmake pkg-config git openssl ca-certificates
   librabbitmq-dev libmbedtls-dev libcjson-dev libgtest-dev libgmock-dev
-  rabbitmq-server python3 python3-pika clang llvm libclang-rt-14-dev procps iproute2 valgrind)
+  rabbitmq-server python3 python3-pika clang llvm libclang-rt-14-dev procps iproute2 valgrind
+  adduser init-system-helpers)  # the package's Depends and postinst (package_scripts_test.sh)
 # libstdc++6:<arch> gives qemu the target's own runtime (toolchains/debian-cross.cmake).
 ARM64_PKGS=(qemu-user g++-aarch64-linux-gnu librabbitmq-dev:arm64 libmbedtls-dev:arm64
   libcjson-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libstdc++6:arm64)

@@ -2,7 +2,8 @@
 # The amd64 package, installed and run (ctest package_install, label integration):
 #   package_install_test.sh BUILD_DIR SOURCE_DIR
 #  1. cpack builds the .deb from BUILD_DIR; dpkg-deb -I/-c: control fields, conffiles,
-#     maintainer scripts (sh -n), the files the unit and README promise.
+#     maintainer scripts (sh -n), the files the unit and README promise; then the maintainer
+#     scripts run under the real dpkg (package_scripts_test.sh: install, upgrade, remove, purge).
 #  2. Depends: every library the packaged binary links is shipped by a package Depends names.
 #  3. dpkg -x into a scratch root, plus the shared libraries the binary needs (a minimal chroot).
 #  4. The installed binary checks the installed config: complete as a document, and without
@@ -62,6 +63,11 @@ done
 grep -q 'adduser --system' "$WORK/control/postinst" || fail "postinst does not create the system user"
 grep -q 'rm -rf /var/lib/edge-agent' "$WORK/control/postrm" || fail "postrm purge keeps the state directory"
 ok "conffiles and maintainer scripts (postinst creates the user, postrm purges the state)"
+
+# 1b. The maintainer scripts executed by dpkg (install, upgrade, remove, purge) in a throw-away
+#     overlay of the host's / (package_scripts_test.sh; the host is checked untouched after).
+bash "$SRC/tests/package/package_scripts_test.sh" "$DEB" || fail "the maintainer scripts test failed"
+checks=$((checks + 1))
 
 contents=$(dpkg-deb -c "$DEB" | awk '{print $6}')
 for f in ./usr/bin/edge-agent ./etc/edge-agent/agent.json ./lib/systemd/system/edge-agent.service \
