@@ -46,6 +46,15 @@ if(EDGE_STATIC_RABBITMQ)
   execute_process(COMMAND dpkg-query -W "-f=\${source:Package} (= \${source:Version})"
                           librabbitmq-dev:${EDGE_DEB_ARCH}
                   OUTPUT_VARIABLE edge_built_using RESULT_VARIABLE rc ERROR_QUIET)
+  # An archive unpacked from the .deb instead (scripts/armhf-deps.sh) has the version in a file
+  # "built-using" at the top of the unpacked tree: <root>/usr/lib/<triple>/librabbitmq.a.
+  if((NOT rc EQUAL 0 OR NOT edge_built_using) AND EDGE_RABBITMQ_STATIC_LIBRARY)
+    get_filename_component(edge_unpacked_root "${EDGE_RABBITMQ_STATIC_LIBRARY}/../../../.." ABSOLUTE)
+    if(EXISTS ${edge_unpacked_root}/built-using)
+      file(STRINGS ${edge_unpacked_root}/built-using edge_built_using LIMIT_COUNT 1)
+      set(rc 0)
+    endif()
+  endif()
   if(NOT rc EQUAL 0 OR NOT edge_built_using)
     set(edge_built_using "librabbitmq (version unknown: librabbitmq-dev:${EDGE_DEB_ARCH} not installed)")
   endif()

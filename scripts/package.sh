@@ -3,8 +3,8 @@
 # cross toolchains in toolchains/. Each architecture is built in its own directory
 # build/pkg-<arch> (RelWithDebInfo, no tests; CPack strips the binary), and the packages are
 # collected in build/packages/:
-#   bash scripts/package.sh                  all three (armhf skipped with a NOTICE when its
-#                                            :armhf -dev packages are not installed)
+#   bash scripts/package.sh                  all three (armhf skipped with a NOTICE when what
+#                                            its build needs is missing: scripts/armhf-deps.sh)
 #   bash scripts/package.sh amd64 arm64      just these
 # Exit status 0 when every requested package was built (a skipped armhf counts as not built
 # only when asked for explicitly).
@@ -18,7 +18,6 @@ archs=("$@")
 if [ ${#archs[@]} = 0 ]; then archs=(amd64 arm64 armhf); explicit=0; fi
 mkdir -p "$OUT"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 built=()
 failed=()
@@ -29,15 +28,16 @@ for arch in "${archs[@]}"; do
     arm64) toolchain=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/toolchains/aarch64-linux-gnu.cmake") ;;
     armhf)
       toolchain=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/toolchains/arm-linux-gnueabihf.cmake")
-      missing=""
-      for p in g++-arm-linux-gnueabihf librabbitmq-dev:armhf libmbedtls-dev:armhf libcjson-dev:armhf; do
-        installed "$p" || missing="$missing $p"
-      done
+      # What is really there (scripts/armhf-deps.sh): librabbitmq.a may be the one unpacked
+      # from its .deb rather than an installed librabbitmq-dev:armhf.
+      . scripts/armhf-deps.sh
+      missing=$(armhf_missing)
       if [ -n "$missing" ]; then
-        echo "package: NOTICE: armhf skipped, not installed:$missing (scripts/install-deps.sh; Debian's armhf index may be unavailable today)"
+        echo "package: NOTICE: armhf skipped, missing: $missing (scripts/install-deps.sh; Debian's armhf index may be unavailable today)"
         [ $explicit = 1 ] && failed+=(armhf)
         continue
       fi
+      toolchain+=($(armhf_cmake_args))
       ;;
     *) echo "package: unknown architecture '$arch' (amd64, arm64, armhf)" >&2; exit 2 ;;
   esac

@@ -174,7 +174,16 @@ FaultMode FaultProxy::mode() const {
 }
 
 FaultProxyStats FaultProxy::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  // The forwarding thread publishes its counters once per loop turn, after its writes: bytes it
+  // has just written may be at the client already and not yet counted (seen under qemu-arm,
+  // where the client read all 300000 bytes while bytes_from_target still said 0). Every write
+  // precedes the next publish, so a publish that starts after this call counts every byte
+  // forwarded before it: wake the thread and wait for one.
+  std::unique_lock<std::mutex> l(mu_);
+  const uint64_t turn = published_turns_;
+  uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof(one));
+  published_cv_.wait_for(l, kApplyTimeout, [&] { return published_turns_ > turn || stop_; });
   return stats_;
 }
 
@@ -376,7 +385,9 @@ void FaultProxy::Run() {
       stats_.bytes_to_target = counters.to_target;
       stats_.bytes_from_target = counters.from_target;
       stats_.bytes_dropped = counters.dropped;
+      published_turns_++;
     }
+    published_cv_.notify_all();
     if (gen != applied) {
       applied = gen;
       applied_cv_.notify_all();

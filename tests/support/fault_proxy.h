@@ -77,6 +77,7 @@ class FaultProxy {
   void Throttle(uint64_t bytes_per_s) { SetMode(FaultMode::kThrottle, bytes_per_s); }
 
   FaultMode mode() const;
+  // Counts every byte forwarded before the call (waits for the forwarding thread's next turn).
   FaultProxyStats stats() const;
 
  private:
@@ -100,6 +101,9 @@ class FaultProxy {
   uint64_t param_ = 0;       // delay_ms or bytes_per_s
   uint64_t generation_ = 0;  // bumped by every SetMode
   uint64_t applied_ = 0;     // the generation the thread has applied
+  // Turns of the forwarding loop that published stats_; stats() waits for one more (see there).
+  uint64_t published_turns_ = 0;
+  mutable std::condition_variable published_cv_;
   bool stop_ = false;
   FaultProxyStats stats_;
 
