@@ -59,11 +59,16 @@ if(EDGE_STATIC_RABBITMQ)
     set(edge_built_using "librabbitmq (version unknown: librabbitmq-dev:${EDGE_DEB_ARCH} not installed)")
   endif()
   if(EDGE_STATIC_LIBSTDCXX AND NOT EDGE_SANITIZE AND NOT EDGE_FUZZ)
+    # Cross builds take libstdc++.a from the cross toolchain's package (an amd64 package).
+    set(edge_libstdcxx_pkg libstdc++-12-dev:${EDGE_DEB_ARCH})
+    if(CMAKE_CROSSCOMPILING)
+      set(edge_libstdcxx_pkg libstdc++-12-dev-${EDGE_DEB_ARCH}-cross)
+    endif()
     execute_process(COMMAND dpkg-query -W "-f=\${source:Package} (= \${source:Version})"
-                            libstdc++-12-dev:${EDGE_DEB_ARCH}
+                            ${edge_libstdcxx_pkg}
                     OUTPUT_VARIABLE edge_built_using_gcc RESULT_VARIABLE rc ERROR_QUIET)
     if(NOT rc EQUAL 0 OR NOT edge_built_using_gcc)
-      set(edge_built_using_gcc "gcc-12 (version unknown: libstdc++-12-dev:${EDGE_DEB_ARCH} not installed)")
+      set(edge_built_using_gcc "gcc-12 (version unknown: ${edge_libstdcxx_pkg} not installed)")
     endif()
     string(APPEND edge_built_using ", ${edge_built_using_gcc}")
   endif()
