@@ -19,7 +19,9 @@
 // The machine may be shared and noisy, so each case alternates ring and raw phases over several
 // rounds and reports medians: a burst of outside load then hits both sides alike.
 //   ring_bench [--dir DIR] [--seconds S] [--rounds R] [--sizes 200,4096] [--producers 1,8,64]
-//              [--ring-mb N]
+//              [--ring-mb N] [--max-batch-kb N]
+// --max-batch-kb sets RingOptions::max_batch_bytes (ring.max_batch_bytes, default 1024): compare
+// appends/s across runs to see what a smaller batch buffer (less resident memory) costs.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@ struct Options {
   std::vector<size_t> sizes = {200, 4096};
   std::vector<int> producers = {1, 8, 64};
   uint64_t ring_mb = 256;
+  uint64_t max_batch_kb = RingOptions{}.max_batch_bytes >> 10;
   bool keep = false;  // leave the last ring file in place (for `edge-agent ring stats`)
   std::vector<std::string> models = {"threads", "async"};
 };
@@ -128,6 +131,7 @@ CaseResult RunCase(const Options& opt, size_t size, int producers, bool async) {
   ::unlink(path.c_str());
   RingOptions ro;
   ro.file_bytes = opt.ring_mb << 20;
+  ro.max_batch_bytes = opt.max_batch_kb << 10;
   auto opened = Ring::Open(edge::port::FileSystem::Posix(), path, ro);
   if (!opened.ok()) {
     std::fprintf(stderr, "ring_bench: %s\n", opened.status().ToString().c_str());
@@ -282,16 +286,20 @@ int main(int argc, char** argv) {
       opt.keep = true;
     } else if (a == "--ring-mb") {
       opt.ring_mb = std::stoull(next());
+    } else if (a == "--max-batch-kb") {
+      opt.max_batch_kb = std::stoull(next());
     } else {
       std::fprintf(stderr,
                    "usage: ring_bench [--dir DIR] [--seconds S] [--rounds R] "
-                   "[--sizes 200,4096] [--producers 1,8,64] [--models threads,async] [--ring-mb N] [--keep]\n");
+                   "[--sizes 200,4096] [--producers 1,8,64] [--models threads,async] [--ring-mb N] [--max-batch-kb N] [--keep]\n");
       return 2;
     }
   }
-  std::printf("ring_bench: dir=%s seconds=%.1f rounds=%d ring=%llu MiB (medians over rounds)\n",
-              opt.dir.c_str(), opt.seconds, opt.rounds,
-              static_cast<unsigned long long>(opt.ring_mb));
+  std::printf(
+      "ring_bench: dir=%s seconds=%.1f rounds=%d ring=%llu MiB max_batch=%llu KiB (medians over "
+      "rounds)\n",
+      opt.dir.c_str(), opt.seconds, opt.rounds, static_cast<unsigned long long>(opt.ring_mb),
+      static_cast<unsigned long long>(opt.max_batch_kb));
   std::printf("%-8s %-6s %-9s %12s %9s %9s %9s %10s %10s %14s %9s\n", "model", "bytes", "producers",
               "appends/s", "p50_us", "p99_us", "batches", "avg_batch", "write_amp", "raw_limit/s",
               "vs_raw");
