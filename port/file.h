@@ -24,12 +24,25 @@ namespace edge::port {
 // Sector size assumed for torn-write reasoning: writes are atomic at best per sector.
 constexpr size_t kSectorBytes = 512;
 
+// Borrowed bytes for a gathered write: n bytes at data, valid for the duration of the call.
+struct ConstSlice {
+  const void* data;
+  size_t n;
+};
+
 class File {
  public:
   virtual ~File() = default;
 
   // Writes all n bytes at offset, or fails (a short write is reported as an error).
   virtual Status WriteAt(uint64_t offset, const void* data, size_t n) = 0;
+  // Writes the slices back to back from offset: the same bytes, the same durability and the
+  // same all-or-error outcome as WriteAt of their concatenation. It lets the ring write records
+  // from where the producers' payloads already are instead of copying a whole batch into one
+  // buffer first (the copy was the ring's largest allocation, docs/BENCHMARKS.md "Resident
+  // memory"). The default concatenates into a temporary buffer and calls WriteAt once, so a
+  // wrapping or simulated file sees one write; the POSIX file overrides it with pwritev(2).
+  virtual Status WriteGatherAt(uint64_t offset, const ConstSlice* slices, size_t count);
   // Reads exactly n bytes at offset; fewer available is kCorruption ("short read").
   virtual Status ReadAt(uint64_t offset, void* data, size_t n) const = 0;
   // fdatasync: makes the file's written data (and its size) durable.

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -64,6 +66,48 @@ class PosixFile final : public File {
       p += w;
       n -= static_cast<size_t>(w);
       offset += static_cast<uint64_t>(w);
+    }
+    return Status::Ok();
+  }
+
+  // pwritev takes at most IOV_MAX slices per call and, like pwrite, may write fewer bytes than
+  // asked: each call starts at the first byte not yet written.
+  Status WriteGatherAt(uint64_t offset, const ConstSlice* slices, size_t count) override {
+    constexpr int kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
+    struct iovec iov[kMaxIov];
+    size_t i = 0;     // the first slice not completely written
+    size_t done = 0;  // bytes of slices[i] already written
+    while (i < count) {
+      if (done == slices[i].n) {  // also skips empty slices
+        i++;
+        done = 0;
+        continue;
+      }
+      int k = 0;
+      for (size_t j = i; j < count && k < kMaxIov; j++) {
+        const size_t skip = j == i ? done : 0;
+        if (slices[j].n == skip) continue;
+        iov[k].iov_base = const_cast<char*>(static_cast<const char*>(slices[j].data) + skip);
+        iov[k].iov_len = slices[j].n - skip;
+        k++;
+      }
+      ssize_t w = ::pwritev(fd_.get(), iov, k, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      if (w == 0) return Status::IoError(path_ + ": write made no progress");
+      offset += static_cast<uint64_t>(w);
+      for (size_t left = static_cast<size_t>(w); left > 0;) {
+        const size_t rest = slices[i].n - done;
+        if (left < rest) {
+          done += left;
+          break;
+        }
+        left -= rest;
+        i++;
+        done = 0;
+      }
     }
     return Status::Ok();
   }

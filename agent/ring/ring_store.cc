@@ -687,20 +687,25 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
 }
 
 size_t RingStore::ReleaseBatchBuffer() {
-  size_t released = batch_buf_.capacity();
-  std::vector<uint8_t>().swap(batch_buf_);  // clear() keeps the capacity
+  size_t released =
+      batch_headers_.capacity() + batch_slices_.capacity() * sizeof(port::ConstSlice);
+  std::vector<uint8_t>().swap(batch_headers_);  // clear() keeps the capacity
+  std::vector<port::ConstSlice>().swap(batch_slices_);
   return released;
 }
 
 Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
                               std::vector<Result<uint64_t>>* results) {
   results->assign(payloads.size(), Result<uint64_t>(Status::Internal("not appended")));
+  // A run is what one write puts down: consecutive records in one segment, as
+  // batch_slices_[begin, begin + count) (each record a header slice, then its payload).
   struct Run {
     uint64_t offset;
     size_t begin;
-    size_t len;
+    size_t count;
   };
   std::vector<Run> runs;
+  uint64_t run_end = 0;  // the byte after the last run
   std::vector<size_t> placed;  // indexes of payloads that got a place
   std::vector<std::pair<uint32_t, Position>> new_seg_first;
   uint64_t first_seq;
@@ -723,7 +728,9 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
     seq = next_seq_;
     pos = tail_;
     seg = tail_seg_;
-    batch_buf_.clear();
+    // Sized once, before any header is encoded: the slices point into it.
+    batch_headers_.resize(payloads.size() * kRecordHeaderBytes);
+    batch_slices_.clear();
     Status full;  // set at the first ring_full; later payloads fail the same way (order)
     for (size_t i = 0; i < payloads.size(); i++) {
       const std::string_view p = payloads[i];
@@ -758,29 +765,30 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
         pos = geo_.SegmentStart(seg);
         new_seg_first.emplace_back(seg, Position{seq, pos, 0});
       }
-      if (runs.empty() || runs.back().offset + runs.back().len != pos) {
-        runs.push_back(Run{pos, batch_buf_.size(), 0});
-      }
+      if (runs.empty() || pos != run_end) runs.push_back(Run{pos, batch_slices_.size(), 0});
       RecordHeader h;
       h.length = static_cast<uint32_t>(p.size());
       h.epoch = meta_.epoch;
       h.seq = seq;
       h.batch_index = static_cast<uint32_t>(placed.size());
-      size_t at = batch_buf_.size();
-      batch_buf_.resize(at + need);
-      std::memcpy(batch_buf_.data() + at + kRecordHeaderBytes, p.data(), p.size());
-      EncodeRecordHeader(h, batch_buf_.data() + at + kRecordHeaderBytes, batch_buf_.data() + at);
-      runs.back().len += need;
+      uint8_t* header = batch_headers_.data() + placed.size() * kRecordHeaderBytes;
+      const auto* payload = reinterpret_cast<const uint8_t*>(p.data());
+      EncodeRecordHeader(h, payload, header);
+      batch_slices_.push_back({header, kRecordHeaderBytes});
+      batch_slices_.push_back({payload, p.size()});
+      runs.back().count += 2;
       placed.push_back(i);
       payload_bytes += p.size();
       pos += need;
+      run_end = pos;
       seq++;
     }
     if (placed.empty()) return Status::Ok();
     // Pad to the next sector so the next batch never shares a sector with this one.
+    static const uint8_t kZeros[kBatchAlignBytes] = {};
     uint64_t padded = AlignUp(pos, kBatchAlignBytes);
-    batch_buf_.resize(batch_buf_.size() + (padded - pos), 0);
-    runs.back().len += padded - pos;
+    batch_slices_.push_back({kZeros, static_cast<size_t>(padded - pos)});
+    runs.back().count++;
     pos = padded;
   }
 
@@ -789,9 +797,9 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   Status s;
   uint64_t written = 0;
   for (const Run& r : runs) {
-    s = file_->WriteAt(r.offset, batch_buf_.data() + r.begin, r.len);
+    s = file_->WriteGatherAt(r.offset, batch_slices_.data() + r.begin, r.count);
     if (!s.ok()) break;
-    written += r.len;
+    for (size_t k = r.begin; k < r.begin + r.count; k++) written += batch_slices_[k].n;
   }
   if (s.ok()) s = file_->Sync();
 

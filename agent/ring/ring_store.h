@@ -133,15 +133,16 @@ class RingStore {
   // every record of the batch failed with that status, nothing of it is reported durable, the
   // store re-read what is really on disk and began a new epoch. kFailedPrecondition when the
   // store is broken (re-reading failed too) or read-only.
+  // The payloads are written from where they are: they must not change until it returns.
   // REQUIRES: the writer thread.
   Status AppendBatch(const std::vector<std::string_view>& payloads,
                      std::vector<Result<uint64_t>>* results);
 
-  // Frees the buffer AppendBatch assembles a batch in (up to max_batch_bytes, 1 MiB by default,
-  // kept between batches so a busy writer does not allocate per batch); the next AppendBatch
-  // allocates it again. The ring's writer calls this when it has nothing to write: a 1 MiB batch
-  // during a burst would otherwise stay resident for the life of the daemon (issue 6,
-  // docs/BENCHMARKS.md "Resident memory"). Returns the bytes of capacity released.
+  // Frees what AppendBatch keeps between batches so a busy writer does not allocate per batch:
+  // the batch's record headers and its write list (kRecordHeaderBytes + 2 slices per record;
+  // the payloads are written from the caller's memory, never copied). The ring's writer calls
+  // this when it has nothing to write, so a burst's lists do not stay resident for the life of
+  // the daemon (issue 6, docs/BENCHMARKS.md "Resident memory"). Returns the bytes released.
   // REQUIRES: the writer thread.
   size_t ReleaseBatchBuffer();
 
@@ -256,7 +257,10 @@ class RingStore {
   std::atomic<uint64_t> reload_generation_{0};
   Status broken_status_;
   RingStats stats_;
-  std::vector<uint8_t> batch_buf_;  // writer thread only: the bytes of the batch in hand
+  // Writer thread only, for the batch in hand: its record headers, and the write list that
+  // interleaves them with the caller's payloads and the closing padding.
+  std::vector<uint8_t> batch_headers_;
+  std::vector<port::ConstSlice> batch_slices_;
 };
 
 }  // namespace edge::ring
