@@ -1,6 +1,8 @@
 // Rules that involve more than one field. Each error names the field to change and says what
 // to do; each warning names something allowed but likely unintended. Fields that failed to
 // parse are skipped (Diagnostics::Failed), so one mistake is reported once.
+#include <cctype>
+#include <cstdio>
 #include <set>
 #include <string>
 
@@ -16,6 +18,34 @@ constexpr int64_t kAmqpsPort = 5671;
 constexpr int64_t kAmqpPort = 5672;
 
 bool IsBuiltinExchange(const std::string& name) { return name.rfind("amq.", 0) == 0; }
+
+// A host name or IP address has letters, digits, '.', '-', '_' and, for IPv6, ':' (in brackets
+// or not). Anything else, a stray newline or space above all, would only fail at connect time,
+// in the log, far from the line that caused it. Returns what is wrong, "" when nothing.
+std::string HostProblem(const std::string& host) {
+  for (size_t i = 0; i < host.size(); i++) {
+    const unsigned char ch = static_cast<unsigned char>(host[i]);
+    if (std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_' || ch == ':' || ch == '[' ||
+        ch == ']') {
+      continue;
+    }
+    std::string what;
+    if (ch == '\n') {
+      what = "a newline";
+    } else if (ch == ' ' || ch == '\t') {
+      what = "white space";
+    } else if (ch < 0x20 || ch >= 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof(code), "0x%02x", ch);
+      what = std::string("the byte ") + code;
+    } else {
+      what = std::string("'") + static_cast<char>(ch) + "'";
+    }
+    return "must be a host name or IP address (letters, digits, '.', '-', '_', ':'), but has " +
+           what + " at character " + std::to_string(i + 1);
+  }
+  return "";
+}
 
 void ValidateRing(const AgentConfig& c, Diagnostics* d) {
   if (d->Failed("ring.size") || d->Failed("ring.segment_bytes")) return;
@@ -81,6 +111,9 @@ void ValidateTls(AgentConfig* c, Diagnostics* d) {
   if (c->broker.allow_plaintext) {
     d->Warning("broker.allow_plaintext", "has no effect while broker.tls.enabled is true");
   }
+  if (const std::string why = HostProblem(tls.server_name); !why.empty()) {
+    d->Error("broker.tls.server_name", why);
+  }
   if (tls.verify && tls.ca_file.empty()) {
     d->Error("broker.tls.ca_file",
              "required when broker.tls.verify is true: the PEM file of "
@@ -136,7 +169,12 @@ void ValidateBroker(AgentConfig* c, Diagnostics* d) {
   const bool tls = c->broker.tls.enabled;
   for (size_t i = 0; i < c->broker.endpoints.size(); i++) {
     EndpointConfig& e = c->broker.endpoints[i];
-    const std::string path = "broker.endpoints[" + std::to_string(i) + "].port";
+    const std::string element = "broker.endpoints[" + std::to_string(i) + "]";
+    const std::string path = element + ".port";
+    const std::string host_problem = HostProblem(e.host);
+    if (!host_problem.empty() && !d->Failed(element + ".host")) {
+      d->Error(element + ".host", host_problem);
+    }
     if (e.port == 0) e.port = tls ? kAmqpsPort : kAmqpPort;  // not given: the scheme's port
     if (d->Failed("broker.tls")) continue;
     if (tls && e.port == kAmqpPort) {

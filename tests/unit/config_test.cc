@@ -228,6 +228,21 @@ const BrokenCase kBrokenCases[] = {
      {},
      "{\"agent_id\": \"gw\",\n}",
      "line 2, column 1: a comma before '}' is not allowed in JSON"},
+    {"endpoint host with a newline",
+     {{"broker.endpoints", "[{\"host\": \"broker.example\\nport: 1\"}]"}},
+     nullptr,
+     "broker.endpoints[0].host: must be a host name or IP address (letters, digits, '.', '-', "
+     "'_', ':'), but has a newline at character 15"},
+    {"endpoint host with a scheme",
+     {{"broker.endpoints", "[{\"host\": \"amqps://broker.example\"}]"}},
+     nullptr,
+     "broker.endpoints[0].host: must be a host name or IP address (letters, digits, '.', '-', "
+     "'_', ':'), but has '/' at character 7"},
+    {"server name with a space",
+     {{"broker.tls.server_name", "\"broker example\""}},
+     nullptr,
+     "broker.tls.server_name: must be a host name or IP address (letters, digits, '.', '-', "
+     "'_', ':'), but has white space at character 7"},
     {"metrics listen not loopback",
      {{"metrics.listen", "\"0.0.0.0:9469\""}},
      nullptr,
