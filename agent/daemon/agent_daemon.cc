@@ -257,6 +257,8 @@ ops::StatusSnapshot AgentDaemon::Snapshot() const {
   if (intake_) {
     intake::IntakeStats is = intake_->stats();
     s.intake_connections = is.connections_open;
+    s.intake_connections_refused = is.connections_rejected;
+    s.intake_connections_bad_frame = is.connections_closed_bad_frame;
     for (int c = 0; c < intake::kAnswerCodeCount; c++) {
       if (is.answers[c] == 0 && c != 0) continue;
       s.intake_answers[intake::AnswerCodeName(static_cast<intake::AnswerCode>(c))] =

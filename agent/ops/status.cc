@@ -68,6 +68,8 @@ std::string RenderText(const StatusSnapshot& s) {
   out += Line("reconnects", s.reconnects);
   out += Line("connect_failures", s.connect_failures);
   out += Line("intake_connections", s.intake_connections);
+  out += Line("intake_connections_refused", s.intake_connections_refused);
+  out += Line("intake_connections_bad_frame", s.intake_connections_bad_frame);
   for (const auto& [code, n] : s.intake_answers) {
     out += Line(("intake_" + code).c_str(), n);
   }
@@ -111,6 +113,8 @@ std::string RenderJson(const StatusSnapshot& s) {
   num("confirm_lag", static_cast<double>(s.confirm_lag));
   num("tls_cert_expiry_days", static_cast<double>(s.tls_cert_expiry_days));
   num("intake_connections", static_cast<double>(s.intake_connections));
+  num("intake_connections_refused", static_cast<double>(s.intake_connections_refused));
+  num("intake_connections_bad_frame", static_cast<double>(s.intake_connections_bad_frame));
   cJSON* answers = cJSON_AddObjectToObject(j, "intake_answers");
   for (const auto& [code, n] : s.intake_answers) {
     cJSON_AddNumberToObject(answers, code.c_str(), static_cast<double>(n));
@@ -159,6 +163,12 @@ std::string RenderPrometheus(const StatusSnapshot& s) {
          s.reconnects, agent);
   Metric(&out, "edge_agent_connect_failures_total", "counter", "Failed broker connects.",
          s.connect_failures, agent);
+  Metric(&out, "edge_agent_intake_connections_refused_total", "counter",
+         "Intake connections closed at once because max_connections were open.",
+         s.intake_connections_refused, agent);
+  Metric(&out, "edge_agent_intake_connections_bad_frame_total", "counter",
+         "Intake connections closed for a malformed or oversized frame.",
+         s.intake_connections_bad_frame, agent);
   out += "# HELP edge_agent_intake_answers_total Intake answers by code.\n";
   out += "# TYPE edge_agent_intake_answers_total counter\n";
   for (const auto& [code, n] : s.intake_answers) {

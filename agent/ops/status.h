@@ -41,6 +41,11 @@ struct StatusSnapshot {
   int64_t tls_cert_expiry_days = -1;  // our client certificate; -1 = none configured
   // Intake.
   uint64_t intake_connections = 0;
+  // Connections closed at once because max_connections were open, and connections closed for a
+  // framing error or a frame over max_frame_bytes: a producer that cannot get in, or one that
+  // speaks the protocol wrong, shows here and not only in the log.
+  uint64_t intake_connections_refused = 0;
+  uint64_t intake_connections_bad_frame = 0;
   std::map<std::string, uint64_t> intake_answers;  // by code name: ok, ring_full, ...
 
   uint64_t depth() const { return next_seq > head_seq ? next_seq - head_seq : 0; }

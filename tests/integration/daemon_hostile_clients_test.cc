@@ -203,7 +203,20 @@ class HostileClients : public ::testing::Test {
     EXPECT_GE(progress_.load(), before + 50) << "well-behaved producers stalled " << during;
   }
 
+  // A counter from `edge-agent status --json` ("intake_connections_refused", ...): what an
+  // operator sees of the hostile clients.
+  uint64_t StatusCounter(const std::string& name) {
+    ProgramResult r =
+        RunProgram({kAgentBinary, "status", "--json", "--socket", o_.control_socket()}, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const std::string key = "\"" + name + "\":";
+    const size_t at = r.output.find(key);
+    EXPECT_NE(at, std::string::npos) << name << " missing from: " << r.output;
+    return at == std::string::npos ? 0 : std::strtoull(r.output.c_str() + at + key.size(), nullptr, 10);
+  }
+
   void OversizedFrames() {
+    const uint64_t bad_before = StatusCounter("intake_connections_bad_frame");
     for (uint32_t len : {kMaxFrameBytes + 1, 0x7fffffffu, 0xffffffffu}) {
       port::UniqueFd fd = MustConnect(o_.intake_socket());
       // A valid SEND head claiming len bytes; the body never comes.
@@ -217,6 +230,8 @@ class HostileClients : public ::testing::Test {
       EXPECT_EQ(answers[0].request_id, 77u);
       hostile_++;
     }
+    EXPECT_EQ(StatusCounter("intake_connections_bad_frame"), bad_before + 3)
+        << "status does not count the connections closed for an oversized frame";
   }
 
   void MalformedFrames(std::mt19937_64* rng) {
@@ -346,6 +361,7 @@ class HostileClients : public ::testing::Test {
 
   void ConnectionFlood() {
     // Twice max_connections at once: those over the limit are closed at once.
+    const uint64_t refused_before = StatusCounter("intake_connections_refused");
     std::vector<port::UniqueFd> flood;
     for (int i = 0; i < 2 * kMaxConnections; i++) {
       auto fd = port::ConnectUnix(o_.intake_socket(), kTimeoutMs);
@@ -353,13 +369,16 @@ class HostileClients : public ::testing::Test {
     }
     ExpectWellBehavedServed("while max_connections are taken");
     // Every flood connection ends closed: over the limit at once, the others by the idle
-    // timeout. (Which was which is not observable from outside: `status` does not report
-    // refused connections; intake_server_test covers the refusal itself.)
+    // timeout; `status` counts the refused ones (intake_server_test covers the refusal itself).
     for (port::UniqueFd& fd : flood) {
       bool closed = false;
       EXPECT_TRUE(ReadUntilClosed(fd.get(), &closed).empty());
       EXPECT_TRUE(closed);
     }
+    // At least one: twice the limit were queued at once (how many exactly depends on how many
+    // the idle timeout freed meanwhile).
+    EXPECT_GT(StatusCounter("intake_connections_refused"), refused_before)
+        << "status does not show the connections refused over max_connections";
     hostile_ += flood.size();
     flood.clear();
     // Hundreds of connect/close cycles.
