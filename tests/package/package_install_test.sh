@@ -30,6 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 checks=0
+# shellcheck source=package_checks.sh
+. "$SRC/tests/package/package_checks.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 # Runs the installed binary inside the scratch root, in a private mount namespace.
@@ -46,55 +48,23 @@ DEB=$(ls "$WORK"/pkg/edge-agent_*_amd64.deb 2>/dev/null | head -n 1)
 [ -f "$DEB" ] || fail "no edge-agent_*_amd64.deb in $WORK/pkg"
 ok "built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
 
-field() { dpkg-deb -f "$DEB" "$1"; }
-[ "$(field Package)" = edge-agent ] || fail "Package is '$(field Package)'"
-[ "$(field Architecture)" = amd64 ] || fail "Architecture is '$(field Architecture)'"
-DEPENDS=$(field Depends)
-ok "control: Package edge-agent, Architecture amd64, Version $(field Version)"
-
-mkdir -p "$WORK/control"
-dpkg-deb -e "$DEB" "$WORK/control"
-[ "$(cat "$WORK/control/conffiles")" = /etc/edge-agent/agent.json ] \
-  || fail "conffiles should list /etc/edge-agent/agent.json, has: $(cat "$WORK/control/conffiles")"
-for script in postinst prerm postrm; do
-  [ -x "$WORK/control/$script" ] || fail "maintainer script $script missing or not executable"
-  sh -n "$WORK/control/$script" || fail "maintainer script $script: syntax error"
-done
-grep -q 'adduser --system' "$WORK/control/postinst" || fail "postinst does not create the system user"
-grep -q 'rm -rf /var/lib/edge-agent' "$WORK/control/postrm" || fail "postrm purge keeps the state directory"
-ok "conffiles and maintainer scripts (postinst creates the user, postrm purges the state)"
+DEPENDS=$(dpkg-deb -f "$DEB" Depends)
+check_package_control "$DEB" amd64 "$WORK"
+ok "control: Package edge-agent, Architecture amd64, Version $(dpkg-deb -f "$DEB" Version); conffiles and maintainer scripts (postinst creates the user, postrm purges the state)"
 
 # 1b. The maintainer scripts executed by dpkg (install, upgrade, remove, purge) in a throw-away
 #     overlay of the host's / (package_scripts_test.sh; the host is checked untouched after).
 bash "$SRC/tests/package/package_scripts_test.sh" "$DEB" || fail "the maintainer scripts test failed"
 checks=$((checks + 1))
 
-contents=$(dpkg-deb -c "$DEB" | awk '{print $6}')
-for f in ./usr/bin/edge-agent ./etc/edge-agent/agent.json ./lib/systemd/system/edge-agent.service \
-         ./usr/share/man/man1/edge-agent.1.gz ./usr/share/doc/edge-agent/README.md \
-         ./usr/share/doc/edge-agent/copyright; do
-  echo "$contents" | grep -qx "$f" || fail "package lacks $f"
-done
-ok "package holds the binary, config, unit, man page, README and copyright"
-dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./usr/share/doc/edge-agent/built-using 2>/dev/null \
-  | grep -qE '^librabbitmq \(= [0-9]' || fail "package lacks the librabbitmq version it links (built-using)"
-ok "package names the librabbitmq version linked in"
+check_package_files "$DEB"
+ok "package holds the binary, config, unit, man page, README, copyright and the librabbitmq version linked in"
 
 # 3. Unpack into the scratch root.
 dpkg -x "$DEB" "$ROOT" || fail "dpkg -x failed"
 BIN=$ROOT/usr/bin/edge-agent
-readelf -S "$BIN" | grep -qE '\.symtab|\.debug_' && fail "the packaged binary is not stripped"
-unit=$ROOT/lib/systemd/system/edge-agent.service
-grep -q '^ExecStart=/usr/bin/edge-agent run --config /etc/edge-agent/agent.json' "$unit" \
-  || fail "the unit does not run the installed binary with the installed config"
-grep -q '^StateDirectory=edge-agent' "$unit" || fail "the unit has no StateDirectory"
-man_text=$(zcat "$ROOT/usr/share/man/man1/edge-agent.1.gz")
-"$BIN" --help | while IFS= read -r line; do
-  [ -z "$line" ] && continue
-  printf '%s\n' "$man_text" | grep -qF -- "$(printf '%s' "$line" | sed 's/\\/\\e/g')" \
-    || { echo "man page lacks: $line" >&2; exit 1; }
-done || fail "the man page does not carry the --help text"
-ok "unit runs /usr/bin/edge-agent with /etc/edge-agent/agent.json; man page = --help"
+check_unpacked "$ROOT" env
+ok "stripped; unit runs /usr/bin/edge-agent with /etc/edge-agent/agent.json; man page = --help"
 
 # 2. Depends: each NEEDED library resolves to a file owned by a package Depends names.
 needed=$(ldd "$BIN" | awk '/=> \// {print $3}')
