@@ -7,7 +7,7 @@
 #   2. recovery start-up recovery of a full 1 GiB ring of 200-byte records (recovery_bench),
 #               warm and with the file's pages dropped. Target: <= 1 s.
 #   3. rss      the real daemon (`edge-agent run`, TLS, private broker from scripts/
-#               local-broker.sh): VmRSS sampled every 0.2 s from /proc while (A) producers
+#               local-broker.sh): Rss (smaps_rollup, exact) and VmRSS sampled every 0.2 s while (A) producers
 #               flood the intake and the agent forwards at full rate, (B) the broker is paused
 #               (SIGSTOP to its process group) while producers fill a 1 GiB backlog, (C) the
 #               broker resumes and the backlog drains. The queue keeps the newest 50,000
@@ -209,10 +209,23 @@ if want rss; then
   start_agent "$DIR/rss.json"
   echo "agent pid $AGENT_PID, ring ${ring_mb} MiB; after start: $(grep -E 'VmRSS' /proc/$AGENT_PID/status | tr -s ' ')"
   echo start >"$DIR/phase"
+  # At each phase's highest sample so far, /proc/PID/smaps is kept too ($DIR/smaps-PHASE.txt),
+  # and summarized per mapping after the run: what the peak is made of.
+  rm -f "$DIR"/smaps-*.txt
   (
+    declare -A top=()
     while kill -0 "$AGENT_PID" 2>/dev/null; do
       rss=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s ", $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
-      [ -n "$rss" ] && echo "$(cat "$DIR/phase") $rss"
+      exact=$(awk '/^Rss:/ {print $2}' "/proc/$AGENT_PID/smaps_rollup" 2>/dev/null)
+      phase=$(cat "$DIR/phase")
+      if [ -n "$rss" ] && [ -n "$exact" ]; then
+        echo "$phase $rss$exact"
+        now=$exact
+        if [ "$now" -gt "${top[$phase]:-0}" ]; then
+          top[$phase]=$now
+          cp "/proc/$AGENT_PID/smaps" "$DIR/smaps-$phase.txt" 2>/dev/null
+        fi
+      fi
       sleep 0.2
     done
   ) >"$DIR/rss-samples.txt" &
@@ -245,18 +258,35 @@ if want rss; then
   kill "$SAMPLER_PID" 2>/dev/null
   SAMPLER_PID=""
   stop_agent
+  # Two readings, because neither alone is both exact and complete. smaps_rollup's Rss walks
+  # the page tables: exact, but only at the samples. VmRSS and VmHWM come from the kernel's
+  # per-CPU RSS counters (Linux >= 6.2: percpu_counter): VmHWM catches a peak between samples,
+  # but both may be off by a few hundred KiB either way (proc(5): "inaccurate because of a
+  # kernel-internal scalability optimization ... use smaps or smaps_rollup").
   awk -v hwm="$hwm" '
-    { n[$1]++; if ($2 > max[$1]) { max[$1] = $2; anon[$1] = $3; file[$1] = $4 } sum[$1] += $2 }
+    { n[$1]++; if ($5 > max[$1]) { max[$1] = $5; vm[$1] = $2; anon[$1] = $3; file[$1] = $4 }
+      if ($2 > vmmax[$1]) vmmax[$1] = $2; sum[$1] += $5 }
     END {
       split("A B C", ph, " ")
       name["A"] = "A forwarding at full rate (200 B, 4 KiB)"
       name["B"] = "B filling the backlog, broker paused   "
       name["C"] = "C draining the backlog                 "
-      for (i = 1; i <= 3; i++) { p = ph[i]; if (n[p])
-        printf "  %s max VmRSS %5.2f MiB (anon %5.2f + file %5.2f), mean %5.2f MiB, %d samples\n", name[p], max[p]/1024, anon[p]/1024, file[p]/1024, sum[p]/n[p]/1024, n[p] }
-      printf "  VmHWM (peak over the whole run) %.2f MiB; target <= 8 MiB: ratio %.2f, %s\n", hwm/1024, hwm/8192, (hwm <= 8192 ? "met" : "NOT met")
+      for (i = 1; i <= 3; i++) { p = ph[i]; if (n[p]) {
+        printf "  %s max Rss %5.2f MiB (smaps_rollup; VmRSS then %5.2f: anon %5.2f + file %5.2f), mean %5.2f MiB, %d samples; max VmRSS %5.2f\n", name[p], max[p]/1024, vm[p]/1024, anon[p]/1024, file[p]/1024, sum[p]/n[p]/1024, n[p], vmmax[p]/1024
+        if (max[p] > top) top = max[p] } }
+      printf "  highest exact sample (smaps_rollup Rss) %.2f MiB; target <= 8 MiB: ratio %.2f, %s\n", top/1024, top/8192, (top <= 8192 ? "met" : "NOT met")
+      printf "  VmHWM (kernel counter, peak over the whole run) %.2f MiB; ratio %.2f, %s\n", hwm/1024, hwm/8192, (hwm <= 8192 ? "met" : "NOT met")
       printf "  with the backlog: max(C) - max(A) = %+.2f MiB\n", (max["C"] - max["A"]) / 1024
     }' "$DIR/rss-samples.txt"
+  for p in A B C; do
+    [ -s "$DIR/smaps-$p.txt" ] || continue
+    echo "  phase $p at its highest sample, resident KiB per mapping (smaps; anonymous ones by size):"
+    awk '
+      /^[0-9a-f]+-[0-9a-f]+ / { name = $6; sub(/.*\//, "", name) }
+      /^Size:/ { if (name == "") name = "[anon " $2 " KiB mapping]" }
+      /^Rss:/ { rss[name] += $2 }
+      END { for (n in rss) if (rss[n] >= 16) printf "    %7d  %s\n", rss[n], n }' "$DIR/smaps-$p.txt" | sort -rn | head -25
+  done
   rm -f "$DIR/rss.ring"
 fi
 
