@@ -349,6 +349,7 @@ TEST_F(ClusterFailoverTest, DeliversEverythingWhileTheConnectedNodeIsKilledAgain
   o.argv = {kAgentBinary, "run", "--config", files_.config()};
   o.env = {{"PATH", "/usr/bin:/bin"}};
   o.output_file = files_.log();
+  o.die_with_parent = true;  // a ctest timeout must not leave the agent running
   ASSERT_TRUE(agent_.Spawn(o).ok());
 
   AgentStatus st;
