@@ -136,8 +136,8 @@ void Ring::WriterLoop() {
       batch.clear();
     } else {
       // Woken with nothing to write (the interval passed, or a checkpoint request): the
-      // producers are quiet, so the batch buffer goes back (ring_store.h ReleaseBatchBuffer).
-      store_->ReleaseBatchBuffer();
+      // producers are quiet, so the batch lists go back (ring_store.h ReleaseBatchLists).
+      store_->ReleaseBatchLists();
     }
     auto now = std::chrono::steady_clock::now();
     if ((requested || now - last_checkpoint >= interval) &&

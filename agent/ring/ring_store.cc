@@ -686,7 +686,7 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
   return Status::Ok();
 }
 
-size_t RingStore::ReleaseBatchBuffer() {
+size_t RingStore::ReleaseBatchLists() {
   size_t released =
       batch_headers_.capacity() + batch_slices_.capacity() * sizeof(port::ConstSlice);
   std::vector<uint8_t>().swap(batch_headers_);  // clear() keeps the capacity

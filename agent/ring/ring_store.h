@@ -144,7 +144,7 @@ class RingStore {
   // this when it has nothing to write, so a burst's lists do not stay resident for the life of
   // the daemon (issue 6, docs/BENCHMARKS.md "Resident memory"). Returns the bytes released.
   // REQUIRES: the writer thread.
-  size_t ReleaseBatchBuffer();
+  size_t ReleaseBatchLists();
 
   // The oldest record not yet acknowledged; records [head().seq, next_seq()) are durable.
   Position head() const;

@@ -21,7 +21,7 @@
 //   ring_bench [--dir DIR] [--seconds S] [--rounds R] [--sizes 200,4096] [--producers 1,8,64]
 //              [--ring-mb N] [--max-batch-kb N]
 // --max-batch-kb sets RingOptions::max_batch_bytes (ring.max_batch_bytes, default 1024): compare
-// appends/s across runs to see what a smaller batch buffer (less resident memory) costs.
+// appends/s across runs to see what smaller batches (fewer bytes per fdatasync) cost.
 #include <fcntl.h>
 #include <unistd.h>
 

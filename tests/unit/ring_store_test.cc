@@ -729,10 +729,10 @@ TEST(RingStore, KeepsNoCopyOfTheBatchsPayloadsAndAppendsCorrectlyAfterReleasingI
   ASSERT_NE(store, nullptr);
   auto first = Append(store.get(), {Payload(1, 900), Payload(2, 900)});
   ASSERT_TRUE(first[0].ok() && first[1].ok());
-  const size_t held = store->ReleaseBatchBuffer();
+  const size_t held = store->ReleaseBatchLists();
   EXPECT_GE(held, 2 * kRecordHeaderBytes);  // the two headers
   EXPECT_LT(held, 900u) << "the store kept a copy of a payload";
-  EXPECT_EQ(store->ReleaseBatchBuffer(), 0u);  // nothing left to release
+  EXPECT_EQ(store->ReleaseBatchLists(), 0u);  // nothing left to release
   auto second = Append(store.get(), {Payload(3, 900)});
   ASSERT_TRUE(second[0].ok());
   EXPECT_EQ(second[0].value(), 3u);
