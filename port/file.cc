@@ -1,8 +1,8 @@
 // What every File shares: the fallback gathered write.
+#include "port/file.h"
+
 #include <cstring>
 #include <vector>
-
-#include "port/file.h"
 
 namespace edge::port {
 

@@ -212,7 +212,8 @@ class HostileClients : public ::testing::Test {
     const std::string key = "\"" + name + "\":";
     const size_t at = r.output.find(key);
     EXPECT_NE(at, std::string::npos) << name << " missing from: " << r.output;
-    return at == std::string::npos ? 0 : std::strtoull(r.output.c_str() + at + key.size(), nullptr, 10);
+    if (at == std::string::npos) return 0;
+    return std::strtoull(r.output.c_str() + at + key.size(), nullptr, 10);
   }
 
   void OversizedFrames() {
