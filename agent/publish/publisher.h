@@ -31,7 +31,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "agent/publish/backoff.h"
+#include "agent/amqp/backoff.h"
 #include "agent/publish/broker_session.h"
 #include "agent/publish/confirm_window.h"
 #include "agent/publish/dead_letter_file.h"
@@ -126,7 +126,7 @@ class Publisher {
   BrokerConnector* connector_;
   DeadLetterFile* dead_letters_;
   const PublisherOptions options_;
-  Backoff backoff_;
+  amqp::Backoff backoff_;
 
   // Publisher thread only:
   std::unique_ptr<BrokerSession> session_;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "agent/ops/log.h"
-#include "agent/publish/backoff.h"
+#include "agent/amqp/backoff.h"
 #include "agent/worker/handler_env.h"
 #include "agent/worker/retry_topology.h"
 
@@ -96,7 +96,7 @@ void Worker::NoteError(const std::string& error) {
 
 Status Worker::Run() {
   EDGE_RETURN_IF_ERROR(ValidateWorkerOptions(options_));
-  publish::Backoff backoff(options_.reconnect_initial_ms, options_.reconnect_max_ms,
+  amqp::Backoff backoff(options_.reconnect_initial_ms, options_.reconnect_max_ms,
                            std::random_device{}());
   size_t endpoint = 0;
   while (!stopping()) {

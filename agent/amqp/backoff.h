@@ -1,12 +1,12 @@
-// Exponential back-off with jitter for reconnects: a fleet of gateways that lost the same
-// broker must not come back in lock-step.
+// Exponential back-off with jitter for broker reconnects (the publisher and the worker): a
+// fleet of gateways that lost the same broker must not come back in lock-step.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
 
-namespace edge::publish {
+namespace edge::amqp {
 
 class Backoff {
  public:
@@ -29,4 +29,4 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-}  // namespace edge::publish
+}  // namespace edge::amqp
