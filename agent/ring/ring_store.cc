@@ -967,6 +967,26 @@ std::vector<Gap> RingStore::PendingGaps() const {
   return gaps_;
 }
 
+bool RingStore::PendingGapsApproximate() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return gaps_approximate_;
+}
+
+void RingStore::MarkGapsReportedThrough(uint64_t last_seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  size_t done = 0;
+  while (done < gaps_.size() && gaps_[done].last_seq <= last_seq) done++;
+  bool changed = done > 0;
+  gaps_.erase(gaps_.begin(), gaps_.begin() + static_cast<long>(done));
+  if (!gaps_.empty() && gaps_.front().first_seq <= last_seq) {
+    gaps_.front().first_seq = last_seq + 1;
+    changed = true;
+  }
+  if (!changed) return;
+  if (gaps_.empty()) gaps_approximate_ = false;
+  meta_dirty_ = true;
+}
+
 void RingStore::MarkGapsReported(size_t n) {
   std::lock_guard<std::mutex> l(mu_);
   n = std::min(n, gaps_.size());

@@ -185,9 +185,16 @@ class RingStore {
 
   // Seq ranges dropped under drop_oldest and not yet reported upstream, oldest first.
   std::vector<Gap> PendingGaps() const;
+  // True when more than kMaxGaps ranges had to be merged: the pending ranges then also cover
+  // seqs that were not dropped (never the other way round).
+  bool PendingGapsApproximate() const;
   // The first n pending gaps were reported; persisted by the next checkpoint.
   // REQUIRES: the writer thread.
   void MarkGapsReported(size_t n);
+  // Every dropped seq up to and including last_seq was reported: gaps that end there or
+  // before go, a gap that goes on past it keeps its rest (a later drop may have extended the
+  // gap a report covered). Persisted by the next checkpoint. Any thread.
+  void MarkGapsReportedThrough(uint64_t last_seq);
 
   RingStats stats() const;
 

@@ -214,6 +214,47 @@ TEST(RingStore, RejectsAppendWhenFullUnderRejectPolicy) {
   EXPECT_TRUE(results[0].ok()) << results[0].status().ToString();
 }
 
+// A gap report covers the ranges pending when it was made; a later drop may extend the last of
+// them. Marking "reported through" the report's last seq keeps exactly what it did not cover,
+// and that survives a power cut once checkpointed.
+TEST(RingStore, MarkingGapsReportedThroughASeqKeepsWhatALaterDropAdded) {
+  port::SimFileSystem fs;
+  auto store = MustOpen(&fs, TinyRing(FullPolicy::kDropOldest));
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 40; i++) ASSERT_TRUE(Append(store.get(), {Payload(i, 1500)})[0].ok());
+  std::vector<Gap> reported = store->PendingGaps();
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_FALSE(store->PendingGapsApproximate());
+  const uint64_t through = reported.back().last_seq;
+  // More drops while the report travels: the same gap grows (adjacent ranges merge).
+  for (int i = 40; i < 80; i++) ASSERT_TRUE(Append(store.get(), {Payload(i, 1500)})[0].ok());
+  std::vector<Gap> grown = store->PendingGaps();
+  ASSERT_EQ(grown.size(), 1u);
+  ASSERT_GT(grown[0].last_seq, through);
+
+  store->MarkGapsReportedThrough(through - 1);  // an older report: trims the front only
+  ASSERT_EQ(store->PendingGaps().size(), 1u);
+  EXPECT_EQ(store->PendingGaps()[0].first_seq, through);
+  store->MarkGapsReportedThrough(through);
+  std::vector<Gap> left = store->PendingGaps();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first_seq, through + 1);
+  EXPECT_EQ(left[0].last_seq, grown[0].last_seq);
+  store->MarkGapsReportedThrough(0);  // nothing reported: nothing changes
+  EXPECT_EQ(store->PendingGaps()[0].first_seq, through + 1);
+
+  ASSERT_TRUE(store->Checkpoint().ok());
+  store.reset();
+  fs.PowerCut(5);
+  store = MustOpen(&fs, TinyRing(FullPolicy::kDropOldest));
+  ASSERT_NE(store, nullptr);
+  left = store->PendingGaps();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].first_seq, through + 1);
+  store->MarkGapsReportedThrough(left[0].last_seq);
+  EXPECT_TRUE(store->PendingGaps().empty());
+}
+
 TEST(RingStore, DropsOldestSegmentAndReportsGapUnderDropOldestPolicy) {
   port::SimFileSystem fs;
   auto store = MustOpen(&fs, TinyRing(FullPolicy::kDropOldest));
