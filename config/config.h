@@ -45,6 +45,7 @@ struct RingConfig {
   uint64_t segment_bytes = 0;  // 0: chosen by the ring (ring::ChooseGeometry)
   int64_t max_batch_records = 0;
   uint64_t max_batch_bytes = 0;
+  std::string gap_report_route;  // "" = dropped ranges are not reported upstream
 };
 
 struct IntakeConfig {

@@ -207,6 +207,13 @@ std::vector<FieldSpec> BuildTable() {
           .Doc(
               "When the ring is full: reject new payloads (back-pressure; jobs, nothing is lost) "
               "or drop the oldest segment (telemetry; the loss is counted and reported as a gap)."),
+      Field("ring.gap_report_route", T::kString)
+          .Default("\"\"")
+          .Set(EDGE_MEMBER(AgentConfig, ring.gap_report_route))
+          .Doc("Route (a key of routes) that carries a gap report to the broker after "
+               "drop_oldest dropped records: a JSON message naming the dropped seq ranges "
+               "(docs/PROTOCOL.md). Empty: the ranges are only logged, counted and listed by "
+               "`edge-agent ring stats`."),
       Field("ring.segment_bytes", T::kSize)
           .Default("0")
           .Range(0, int64_t{1} << 40)

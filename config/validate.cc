@@ -291,6 +291,29 @@ void ValidateRoutes(const AgentConfig& c, const Declared& declared, Diagnostics*
   }
 }
 
+// drop_oldest loses records on purpose; the gap report is how the broker side learns which.
+void ValidateGapReport(const AgentConfig& c, Diagnostics* d) {
+  if (d->Failed("ring.gap_report_route") || d->Failed("ring.full_policy") || d->Failed("routes")) {
+    return;
+  }
+  const std::string& route = c.ring.gap_report_route;
+  if (route.empty()) {
+    if (c.ring.full_policy == ring::FullPolicy::kDropOldest) {
+      d->Warning("ring.gap_report_route",
+                 "is not set: records dropped under drop_oldest are only logged, counted and "
+                 "listed by `edge-agent ring stats`, and no gap report reaches the broker");
+    }
+    return;
+  }
+  if (c.routes.count(route) == 0) {
+    std::string names;
+    for (const auto& [name, r] : c.routes) names += (names.empty() ? "" : ", ") + name;
+    d->Error("ring.gap_report_route", "must name a route in routes, got \"" + route +
+                                          "\" (routes: " + (names.empty() ? "none" : names) +
+                                          ")");
+  }
+}
+
 void ValidateWorker(const AgentConfig& c, const Declared& declared, Diagnostics* d) {
   const WorkerConfig& w = c.worker;
   if (!w.enabled || d->Failed("worker")) return;
@@ -326,6 +349,7 @@ void ValidateConfig(AgentConfig* config, Diagnostics* diag) {
   ValidateBroker(config, diag);
   Declared declared = ValidateTopology(*config, diag);
   ValidateRoutes(*config, declared, diag);
+  ValidateGapReport(*config, diag);
   ValidateWorker(*config, declared, diag);
 }
 

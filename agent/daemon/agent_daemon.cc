@@ -62,6 +62,10 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(
     ops::LogError("ring " + config.ring.path + ": " + rep.Summary());
   }
 
+  if (!config.ring.gap_report_route.empty()) {
+    d->gap_reporter_ =
+        std::make_unique<GapReporter>(config.agent_id, config.ring.gap_report_route);
+  }
   // Drops of earlier boots are in the persisted total; log only the new ones, once each.
   d->dropped_logged_ = d->ring_->store().stats().dropped_total;
   auto dlf = publish::DeadLetterFile::Open(fs, config.dead_letter_path);
@@ -171,6 +175,31 @@ void AgentDaemon::Reload(const config::AgentConfig& fresh) {
   config_.metrics = fresh.metrics;
 }
 
+void AgentDaemon::ReportGaps(uint64_t dropped_total) {
+  GapReporter::Input in;
+  in.settled_below = publisher_->stats().confirmed_through;  // before the gaps: gap_reporter.h
+  in.pending = ring_->store().PendingGaps();
+  in.approximate = ring_->store().PendingGapsApproximate();
+  in.dropped_total = dropped_total;
+  const uint64_t now_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  GapReporter::Action a = gap_reporter_->Tick(in, now_ms);
+  if (!a.log.empty()) {
+    if (a.warning) {
+      ops::LogWarning(a.log);
+    } else {
+      ops::LogInfo(a.log);
+    }
+  }
+  if (a.mark_through > 0) ring_->store().MarkGapsReportedThrough(a.mark_through);
+  if (!a.append.empty()) {
+    ring_->AppendAsync(std::move(a.append),
+                       [r = gap_reporter_.get()](Result<uint64_t> seq) { r->Appended(seq); });
+  }
+}
+
 void AgentDaemon::Tick() {
   // drop_oldest loses data on purpose; say so once per drop, with the seq ranges.
   ring::RingStats rs = ring_->store().stats();
@@ -185,6 +214,7 @@ void AgentDaemon::Tick() {
                     ranges + " (also in `edge-agent ring stats`)");
     dropped_logged_ = rs.dropped_total;
   }
+  if (gap_reporter_) ReportGaps(rs.dropped_total);
   // After a burst the freed payload buffers stay resident until reused (port/allocator.h).
   if (quiet_.Update(rs.next_seq, publisher_->stats().confirmed_through)) {
     (void)port::ReleaseFreeMemory();

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "agent/daemon/control_server.h"
+#include "agent/daemon/gap_reporter.h"
 #include "agent/daemon/metrics_http_server.h"
 #include "agent/daemon/quiet_edge.h"
 #include "agent/intake/intake_server.h"
@@ -64,12 +65,17 @@ class AgentDaemon {
 
  private:
   AgentDaemon() = default;
+  // One step of the gap report (gap_reporter.h): append, mark reported, log.
+  void ReportGaps(uint64_t dropped_total);
 
   mutable std::mutex config_mu_;  // guards config_.broker and config_.metrics (Reload vs readers)
   config::AgentConfig config_;
   uint64_t dropped_logged_ = 0;  // main thread: dropped records already logged
   port::FileSystem* fs_ = nullptr;
   std::chrono::steady_clock::time_point started_;
+  // When ring.gap_report_route is set. Declared before ring_: the ring's writer calls it back,
+  // so it must outlive the ring.
+  std::unique_ptr<GapReporter> gap_reporter_;
   std::unique_ptr<ring::Ring> ring_;
   std::unique_ptr<publish::DeadLetterFile> dead_letters_;
   std::unique_ptr<publish::BrokerConnector> connector_;

@@ -911,6 +911,7 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
   opts_.broker_port = *closed_port;
   opts_.ring_size = "1MiB";
   opts_.full_policy = "drop_oldest";
+  opts_.gap_report_route = "gaps";
   opts_.drain_ms = 1000;
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
 
@@ -935,7 +936,8 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
   EXPECT_EQ(st.full_policy, "drop_oldest");
   EXPECT_GT(st.dropped, 0u) << st.raw;
   EXPECT_EQ(st.rejected_ring_full, 0u) << st.raw;
-  EXPECT_EQ(st.next_seq, sent.rbegin()->first + 1) << st.raw;
+  // Gap reports are ring records too: one may have been appended after the last send.
+  EXPECT_GE(st.next_seq, sent.rbegin()->first + 1) << st.raw;
   EXPECT_GT(st.head_seq, 1u) << st.raw;
   EXPECT_EQ(st.ring_depth, st.next_seq - st.head_seq);
   EXPECT_EQ(st.dropped, st.head_seq - 1) << "dropped = everything below the head" << st.raw;
@@ -953,8 +955,9 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
   } while (Clock::now() < deadline);
   EXPECT_NE(stats.output.find(gap), std::string::npos) << stats.output;
 
-  // With a broker, exactly the kept records arrive, in order and intact; the dropped range is
-  // visible to consumers as the missing seqs below it.
+  // With a broker, exactly the kept records arrive, in order and intact, and gap reports
+  // (route "gaps", made while the broker was away or after the restart) name the dropped
+  // range. Once the broker settled a report, the range is no longer pending in the ring.
   ASSERT_NO_FATAL_FAILURE(StopDaemon());
   opts_.broker_port = broker_->amqps_port();
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
@@ -962,18 +965,57 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
       [](const AgentStatus& s) { return s.connected && s.ring_depth == 0; }, kSettleTimeout, &st))
       << st.raw;
   EXPECT_EQ(st.dropped, dropped) << "the dropped count is persisted across restarts";
+  const auto reported_by = Clock::now() + 30s;
+  do {
+    stats = Cli({"ring", "stats", opts_.ring_path()});
+    if (stats.exit_code == 0 && stats.output.find("unreported_gap") == std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  } while (Clock::now() < reported_by);
+  EXPECT_EQ(stats.output.find("unreported_gap"), std::string::npos)
+      << "the dropped range is still pending after the broker came back:\n" << stats.output;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.ring_depth == 0; },
+                            kSettleTimeout, &st))
+      << st.raw;
+
   std::set<std::string> expect;
-  for (uint64_t seq = first_kept; seq <= sent.rbegin()->first; seq++) expect.insert(MessageId(seq));
+  for (const auto& [seq, p] : sent) {
+    if (seq >= first_kept) expect.insert(MessageId(seq));
+  }
   std::set<uint64_t> seen;
+  std::set<uint64_t> reported;  // every seq some gap report named
+  int reports = 0;
   for (const Delivered& d : Consume(opts_.queue, expect)) {
     const uint64_t seq = test::SeqOfMessageId(d.message_id);
+    if (d.Header("x-edge-route") == "gaps") {
+      ASSERT_EQ(d.Header("edge-agent-report"), "gaps") << d.message_id;
+      std::unique_ptr<cJSON, void (*)(cJSON*)> j(cJSON_Parse(d.body.c_str()), cJSON_Delete);
+      ASSERT_TRUE(j && cJSON_IsObject(j.get())) << d.body;
+      EXPECT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(j.get(), "agent_id")),
+                   opts_.agent_id.c_str());
+      EXPECT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(j.get(), "approximate"))) << d.body;
+      const cJSON* gaps = cJSON_GetObjectItem(j.get(), "gaps");
+      ASSERT_TRUE(cJSON_IsArray(gaps)) << d.body;
+      for (const cJSON* g = gaps->child; g != nullptr; g = g->next) {
+        const auto first = static_cast<uint64_t>(cJSON_GetObjectItem(g, "first_seq")->valuedouble);
+        const auto last = static_cast<uint64_t>(cJSON_GetObjectItem(g, "last_seq")->valuedouble);
+        for (uint64_t s = first; s <= last; s++) reported.insert(s);
+      }
+      reports++;
+      continue;
+    }
     ASSERT_GE(seq, first_kept) << "a dropped record was delivered: " << d.message_id;
     ASSERT_EQ(d.body, sent[seq]) << d.message_id;
     seen.insert(seq);
   }
   EXPECT_EQ(seen.size(), expect.size());
-  std::printf("drop_oldest: sent=%d dropped=%llu delivered=%zu\n", kRecords,
-              static_cast<unsigned long long>(dropped), seen.size());
+  // The reports name exactly the dropped seqs: everything below the head, nothing kept.
+  EXPECT_GE(reports, 1);
+  ASSERT_FALSE(reported.empty());
+  EXPECT_EQ(*reported.begin(), 1u);
+  EXPECT_EQ(*reported.rbegin(), first_kept - 1);
+  EXPECT_EQ(reported.size(), first_kept - 1) << "a dropped seq is missing from every report";
+  std::printf("drop_oldest: sent=%d dropped=%llu delivered=%zu gap_reports=%d\n", kRecords,
+              static_cast<unsigned long long>(dropped), seen.size(), reports);
 }
 
 TEST_F(DaemonTest, SigtermWhileLoadedLosesNothingAndTheRestartContinues) {

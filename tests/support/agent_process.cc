@@ -86,7 +86,8 @@ std::string AgentConfigJson(const AgentOptions& o, const BrokerFixture& broker) 
   j << "{\n"
     << "  \"agent_id\": \"" << o.agent_id << "\",\n"
     << "  \"ring\": {\"path\": \"" << o.ring_path() << "\", \"size\": \"" << o.ring_size
-    << "\", \"full_policy\": \"" << o.full_policy << "\"},\n"
+    << "\", \"full_policy\": \"" << o.full_policy << "\", \"gap_report_route\": \""
+    << o.gap_report_route << "\"},\n"
     << "  \"intake\": {\"socket_path\": \"" << o.intake_socket()
     << "\", \"socket_mode\": \"0660\", \"max_frame_bytes\": \"" << o.max_frame_bytes << "\"";
   if (o.max_connections > 0) j << ", \"max_connections\": " << o.max_connections;
@@ -115,7 +116,8 @@ std::string AgentConfigJson(const AgentOptions& o, const BrokerFixture& broker) 
     << "  },\n"
     << "  \"routes\": {\n"
     << "    \"main\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"k\"},\n"
-    << "    \"nowhere\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"no-binding\"}\n"
+    << "    \"nowhere\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"no-binding\"},\n"
+    << "    \"gaps\": {\"exchange\": \"" << o.exchange << "\", \"routing_key\": \"k\"}\n"
     << "  },\n"
     << "  \"log\": {\"level\": \"info\"}\n"
     << "}\n";

@@ -45,6 +45,7 @@ struct AgentOptions {
   uint16_t broker_port = 0;
   std::string ring_size = "16MiB";
   std::string full_policy = "reject";
+  std::string gap_report_route;  // ring.gap_report_route ("gaps" is a configured route); "" = none
   std::string max_frame_bytes = "1MiB";
   int confirm_window = 256;
   std::string exchange;

@@ -137,7 +137,8 @@ TEST(ConfigExamples, EveryExampleLoadsWithoutFileChecks) {
     options.check_files = false;
     Result<AgentConfig> c = LoadConfig(port::FileSystem::Posix(), path, options);
     ASSERT_TRUE(c.ok()) << path << ":\n" << c.status().message();
-    // Only the lab example is allowed to draw a warning (plaintext, on purpose).
+    // Only the lab example is allowed to draw warnings (plaintext on purpose, and its
+    // expendable drop_oldest data sends no gap report).
     if (path.find("plaintext-lab") == std::string::npos) {
       for (const std::string& w : c->warnings) ADD_FAILURE() << path << ": " << w;
     }
@@ -228,6 +229,10 @@ const BrokenCase kBrokenCases[] = {
      {},
      "{\"agent_id\": \"gw\",\n}",
      "line 2, column 1: a comma before '}' is not allowed in JSON"},
+    {"gap report route that is not a route",
+     {{"ring.gap_report_route", "\"gap\""}},
+     nullptr,
+     "ring.gap_report_route: must name a route in routes, got \"gap\" (routes: telemetry)"},
     {"endpoint host with a newline",
      {{"broker.endpoints", "[{\"host\": \"broker.example\\nport: 1\"}]"}},
      nullptr,
@@ -494,6 +499,23 @@ TEST(ConfigWarnings, RouteToAnUndeclaredExchangeIsAllowedWithAWarning) {
                                 "topology.exchanges"),
             std::string::npos)
       << r->warnings[0];
+}
+
+TEST(ConfigWarnings, DropOldestWithoutAGapReportRouteIsAllowedWithAWarning) {
+  ConfigFiles files;
+  std::string json = Patched(BaseConfig(files), {{"ring.full_policy", "\"drop_oldest\""}});
+  Result<AgentConfig> r = Parse(ReplaceAll(json, "@DIR@", files.dir()));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("ring.gap_report_route: is not set"), std::string::npos)
+      << r->warnings[0];
+
+  json = Patched(BaseConfig(files), {{"ring.full_policy", "\"drop_oldest\""},
+                                     {"ring.gap_report_route", "\"telemetry\""}});
+  r = Parse(ReplaceAll(json, "@DIR@", files.dir()));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_EQ(r->ring.gap_report_route, "telemetry");
 }
 
 TEST(ConfigDefaults, AMinimalConfigGetsTheTableDefaults) {
