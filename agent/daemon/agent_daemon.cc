@@ -181,11 +181,7 @@ void AgentDaemon::ReportGaps(uint64_t dropped_total) {
   in.pending = ring_->store().PendingGaps();
   in.approximate = ring_->store().PendingGapsApproximate();
   in.dropped_total = dropped_total;
-  const uint64_t now_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  GapReporter::Action a = gap_reporter_->Tick(in, now_ms);
+  GapReporter::Action a = gap_reporter_->Tick(in, NowMs());
   if (!a.log.empty()) {
     if (a.warning) {
       ops::LogWarning(a.log);

@@ -698,11 +698,13 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
                               std::vector<Result<uint64_t>>* results) {
   results->assign(payloads.size(), Result<uint64_t>(Status::Internal("not appended")));
   // A run is what one write puts down: consecutive records in one segment, as
-  // batch_slices_[begin, begin + count) (each record a header slice, then its payload).
+  // batch_slices_[begin, begin + count) (each record a header slice, then its payload), len
+  // bytes in all.
   struct Run {
     uint64_t offset;
     size_t begin;
     size_t count;
+    size_t len;
   };
   std::vector<Run> runs;
   uint64_t run_end = 0;  // the byte after the last run
@@ -765,7 +767,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
         pos = geo_.SegmentStart(seg);
         new_seg_first.emplace_back(seg, Position{seq, pos, 0});
       }
-      if (runs.empty() || pos != run_end) runs.push_back(Run{pos, batch_slices_.size(), 0});
+      if (runs.empty() || pos != run_end) runs.push_back(Run{pos, batch_slices_.size(), 0, 0});
       RecordHeader h;
       h.length = static_cast<uint32_t>(p.size());
       h.epoch = meta_.epoch;
@@ -777,6 +779,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
       batch_slices_.push_back({header, kRecordHeaderBytes});
       batch_slices_.push_back({payload, p.size()});
       runs.back().count += 2;
+      runs.back().len += need;
       placed.push_back(i);
       payload_bytes += p.size();
       pos += need;
@@ -789,6 +792,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
     uint64_t padded = AlignUp(pos, kBatchAlignBytes);
     batch_slices_.push_back({kZeros, static_cast<size_t>(padded - pos)});
     runs.back().count++;
+    runs.back().len += padded - pos;
     pos = padded;
   }
 
@@ -799,7 +803,7 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   for (const Run& r : runs) {
     s = file_->WriteGatherAt(r.offset, batch_slices_.data() + r.begin, r.count);
     if (!s.ok()) break;
-    for (size_t k = r.begin; k < r.begin + r.count; k++) written += batch_slices_[k].n;
+    written += r.len;
   }
   if (s.ok()) s = file_->Sync();
 
