@@ -991,15 +991,6 @@ void RingStore::MarkGapsReportedThrough(uint64_t last_seq) {
   meta_dirty_ = true;
 }
 
-void RingStore::MarkGapsReported(size_t n) {
-  std::lock_guard<std::mutex> l(mu_);
-  n = std::min(n, gaps_.size());
-  if (n == 0) return;
-  gaps_.erase(gaps_.begin(), gaps_.begin() + static_cast<long>(n));
-  if (gaps_.empty()) gaps_approximate_ = false;
-  meta_dirty_ = true;
-}
-
 RingStats RingStore::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   RingStats s = stats_;

@@ -9,8 +9,9 @@
 // - Recovery never silently skips: a torn tail is cut; damage inside durable data is reported
 //   (RecoveryReport::damage) with its seq range, and the ring still opens.
 //
-// Threading: one writer thread calls AppendBatch, Checkpoint and MarkGapsReported. Read,
-// Acknowledge, head, next_seq, PendingGaps and stats may be called from any thread at any time.
+// Threading: one writer thread calls AppendBatch and Checkpoint. Read, Acknowledge, head,
+// next_seq, PendingGaps, MarkGapsReportedThrough and stats may be called from any thread at
+// any time.
 // Reads of durable records run without the lock: those bytes are immutable until acknowledged.
 #pragma once
 
@@ -188,9 +189,6 @@ class RingStore {
   // True when more than kMaxGaps ranges had to be merged: the pending ranges then also cover
   // seqs that were not dropped (never the other way round).
   bool PendingGapsApproximate() const;
-  // The first n pending gaps were reported; persisted by the next checkpoint.
-  // REQUIRES: the writer thread.
-  void MarkGapsReported(size_t n);
   // Every dropped seq up to and including last_seq was reported: gaps that end there or
   // before go, a gap that goes on past it keeps its rest (a later drop may have extended the
   // gap a report covered). Persisted by the next checkpoint. Any thread.

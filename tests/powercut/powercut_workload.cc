@@ -112,8 +112,8 @@ void WorkloadRun::Run(int n, uint64_t step_seed) {
       // May fail on a crash or an injected failure: both fine, the head just stays older.
       if (!store_->Checkpoint().ok() && !Crashed()) stats_.failed_checkpoints++;
     } else {
-      size_t gaps = store_->PendingGaps().size();
-      if (gaps > 0) store_->MarkGapsReported(1 + r / 100 % gaps);
+      std::vector<ring::Gap> gaps = store_->PendingGaps();
+      if (!gaps.empty()) store_->MarkGapsReportedThrough(gaps[r / 100 % gaps.size()].last_seq);
     }
     oracle_->NoteGaps(store_->PendingGaps());
   }
