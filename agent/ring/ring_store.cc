@@ -657,8 +657,9 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
     // report the good records after it as damage). A segment where recovery found no record at
     // all is dropped too; its seqs are already reported as damage. Entries from earlier laps
     // have seqs below the head and are passed over. An entry holding the head's own seq means
-    // the head pointed into seg only by position (just past the previous record), while its
-    // record is further on: nothing is dropped, the head moves to the record.
+    // the head pointed into seg only by position while its record is further on (AppendBatch
+    // resolves a drained ring's head, so only a head moved into damage does that): nothing is
+    // dropped, the head moves to the record.
     Position first_kept;
     for (uint32_t k = 1; k < geo_.segment_count; k++) {
       const Position& p = seg_first_[(seg + k) % geo_.segment_count];
@@ -822,6 +823,13 @@ Status RingStore::AppendBatch(const std::vector<std::string_view>& payloads,
   // Only the writer thread moves next_seq_, so it is still first_seq here.
   for (size_t k = 0; k < placed.size(); k++) (*results)[placed[k]] = first_seq + k;
   for (const auto& sf : new_seg_first) seg_first_[sf.first] = sf.second;
+  if (head_.seq == first_seq) {
+    // The ring was drained: the head pointed only at a position (the old tail). Its record now
+    // exists, maybe at the next segment's start; segment reuse decides by the head's segment,
+    // so a head left behind would keep a fully acknowledged segment busy and make `reject`
+    // refuse appends one segment early.
+    head_ = Position{first_seq, runs.front().offset, 0};
+  }
   next_seq_ = seq;
   tail_ = pos;
   tail_seg_ = seg;

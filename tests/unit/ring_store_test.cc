@@ -214,6 +214,45 @@ TEST(RingStore, RejectsAppendWhenFullUnderRejectPolicy) {
   EXPECT_TRUE(results[0].ok()) << results[0].status().ToString();
 }
 
+// The case from the field: the publisher caught up (the head is just the old tail's position,
+// near a segment end), then the broker went away and the ring filled. Segment 0 holds only
+// acknowledged bytes, so `reject` must use it: 8 records of nearly a segment each fit, not 7.
+// And the reused segment must not take the durable head with it across a power cut.
+TEST(RingStore, RejectUsesEveryFreeSegmentAfterTheRingWasDrainedNearASegmentEnd) {
+  port::SimFileSystem fs;
+  auto store = MustOpen(&fs, TinyRing(FullPolicy::kReject));
+  ASSERT_NE(store, nullptr);
+  // One record and its padding leave 512 bytes of segment 0, too few for the next record.
+  const size_t big = 3500;  // 28 + 3500 bytes, padded to 3584: one record per segment
+  ASSERT_TRUE(Append(store.get(), {Payload(0, big)})[0].ok());
+  AcknowledgeAll(store.get());
+  ASSERT_EQ(store->head().seq, 2u);
+
+  std::vector<uint64_t> accepted;
+  for (int i = 1; i <= 12; i++) {
+    auto results = Append(store.get(), {Payload(i, big)});
+    if (!results[0].ok()) {
+      EXPECT_EQ(results[0].status().code(), Code::kRingFull) << results[0].status().ToString();
+      break;
+    }
+    accepted.push_back(results[0].value());
+  }
+  EXPECT_EQ(accepted.size(), 8u) << "segments 1-7 and the acknowledged segment 0";
+  std::vector<Record> all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), accepted.size());
+  for (size_t k = 0; k < all.size(); k++) EXPECT_EQ(all[k].payload, Payload(k + 1, big));
+
+  store.reset();
+  fs.PowerCut(6);
+  store = MustOpen(&fs, TinyRing(FullPolicy::kReject));
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  all = ReadAll(store.get());
+  ASSERT_EQ(all.size(), accepted.size()) << "every durable record survives the power cut";
+  EXPECT_EQ(all.front().seq, 2u);
+  for (size_t k = 0; k < all.size(); k++) EXPECT_EQ(all[k].payload, Payload(k + 1, big));
+}
+
 // A gap report covers the ranges pending when it was made; a later drop may extend the last of
 // them. Marking "reported through" the report's last seq keeps exactly what it did not cover,
 // and that survives a power cut once checkpointed.
