@@ -155,8 +155,8 @@ std::string RenderPrometheus(const StatusSnapshot& s) {
          "Records written to the dead-letter file.", s.dead_lettered, agent);
   Metric(&out, "edge_agent_dropped_total", "counter", "Records dropped under drop_oldest.",
          s.dropped_total, agent);
-  Metric(&out, "edge_agent_damaged_total", "counter", "Records found damaged at recovery.",
-         s.damaged_total, agent);
+  Metric(&out, "edge_agent_damaged_total", "counter",
+         "Records lost to damage that recovery found, each counted once.", s.damaged_total, agent);
   Metric(&out, "edge_agent_rejected_ring_full_total", "counter",
          "Appends refused because the ring was full.", s.rejected_full, agent);
   Metric(&out, "edge_agent_reconnects_total", "counter", "Broker sessions opened after the first.",

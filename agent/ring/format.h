@@ -36,7 +36,8 @@
 //   40  8  durable seq hint: every record with a smaller seq was durable when the slot was written
 //   48  8  durable offset hint: the write position that went with the durable seq hint
 //   56  8  dropped total: records ever dropped under drop_oldest
-//   64  8  damaged total: records ever found damaged at recovery
+//   64  8  damaged total: damaged records the head has passed (acknowledged past or dropped);
+//          damage still ahead of the head is found again by each recovery and counted then
 //   72  4  gap count (<= kMaxGaps): dropped seq ranges not yet reported upstream
 //   76  4  reserved, zero
 //   80  16*kMaxGaps  gaps: {first seq u64, last seq u64}

@@ -560,10 +560,9 @@ void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {
   report_.records = next_seq_ - head_.seq;
   report_.torn_tail = scan.torn_tail;
   report_.torn_tail_offset = scan.torn_tail_offset;
+  // Not added to damaged_total here: damage ahead of the head is found again by every recovery
+  // until the head passes it, so it is counted when the head moves past it (see stats()).
   report_.damage = scan.damage;
-  for (const Damage& d : scan.damage) {
-    stats_.damaged_total += d.last_seq - d.first_seq + 1;
-  }
   stats_.next_seq = next_seq_;
 }
 
@@ -625,6 +624,22 @@ bool RingStore::SegmentInUseLocked(uint32_t seg) const {
   return first >= head_.seq && first < next_seq_;
 }
 
+uint64_t RingStore::DamagedSeqsLocked(uint64_t first, uint64_t end) const {
+  uint64_t n = 0;
+  for (const Damage& d : report_.damage) {
+    const uint64_t lo = std::max(first, d.first_seq);
+    const uint64_t hi = std::min(end, d.last_seq + 1);
+    if (lo < hi) n += hi - lo;
+  }
+  return n;
+}
+
+void RingStore::MoveHeadLocked(const Position& to) {
+  stats_.damaged_total += DamagedSeqsLocked(head_.seq, to.seq);
+  head_ = to;
+  meta_dirty_ = true;
+}
+
 void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
   if (first > last) return;
   if (!gaps_.empty() && gaps_.back().last_seq + 1 == first) {
@@ -639,7 +654,6 @@ void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
     gaps_.erase(gaps_.begin());
     gaps_approximate_ = true;
   }
-  stats_.dropped_total += last - first + 1;
 }
 
 // Makes segment seg safe to overwrite, or says why not. REQUIRES: mu_ held.
@@ -674,9 +688,12 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
                                 "record follows it (see the damage recovery reported); " +
                                 "acknowledging the head frees the space");
     }
+    // The gap report names every seq that will never arrive, damaged ones included (consumers
+    // learn of damage no other way); the counters count each seq once, as dropped or damaged.
     AddGapLocked(head_.seq, first_kept.seq - 1);
-    head_ = first_kept;
-    meta_dirty_ = true;
+    stats_.dropped_total +=
+        first_kept.seq - head_.seq - DamagedSeqsLocked(head_.seq, first_kept.seq);
+    MoveHeadLocked(first_kept);
   }
   if (geo_.SegmentOf(Normalize(meta_.head_offset)) == seg &&
       !(meta_.head_seq == head_.seq && Normalize(meta_.head_offset) == Normalize(head_.offset))) {
@@ -935,8 +952,9 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
                                    std::to_string(next_unacked.seq - 1) + ": only seqs below " +
                                    std::to_string(next_seq_) + " are durable");
   }
+  Position to;
   if (next_unacked.seq == next_seq_) {
-    head_ = Position{next_seq_, Normalize(tail_), 0};
+    to = Position{next_seq_, Normalize(tail_), 0};
   } else {
     // Resolve the position to where the record really is (after padding, or at the next
     // segment start), so segment reuse decisions and the meta head are exact.
@@ -945,7 +963,7 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
     bool found = false;
     for (const Damage& d : report_.damage) {
       if (next_unacked.seq >= d.first_seq && next_unacked.seq <= d.last_seq) {
-        head_ = Position{next_unacked.seq, Normalize(d.offset), 0};
+        to = Position{next_unacked.seq, Normalize(d.offset), 0};
         found = true;
       }
     }
@@ -955,10 +973,10 @@ Status RingStore::Acknowledge(const Position& next_unacked) {
         return Status::Corruption("ring " + path_ + ": cannot find record seq " +
                                   std::to_string(next_unacked.seq) + " to move the head to");
       }
-      head_ = Position{next_unacked.seq, at, 0};
+      to = Position{next_unacked.seq, at, 0};
     }
   }
-  meta_dirty_ = true;
+  MoveHeadLocked(to);
   return Status::Ok();
 }
 
@@ -1002,6 +1020,10 @@ void RingStore::MarkGapsReportedThrough(uint64_t last_seq) {
 RingStats RingStore::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   RingStats s = stats_;
+  // Damage the head has passed is in stats_ (persisted with the head that passed it); damage
+  // ahead of it was found by this boot's recovery and is counted on top, so each damaged seq
+  // counts once however often the agent restarts before forwarding gets past it.
+  s.damaged_total += DamagedSeqsLocked(head_.seq, next_seq_);
   s.geometry = geo_;
   s.head = head_;
   s.next_seq = next_seq_;

@@ -107,7 +107,10 @@ struct RingStats {
   uint64_t meta_writes = 0;
   uint64_t rejected_full = 0;
   uint64_t dropped_total = 0;  // persisted across boots
-  uint64_t damaged_total = 0;  // persisted across boots
+  // Persisted across boots. A damaged seq counts once, from the recovery that found it, however
+  // often the agent restarts before the head passes it; if drop_oldest then drops it, it is in
+  // the gap report but not counted again in dropped_total.
+  uint64_t damaged_total = 0;
   uint32_t epoch = 0;
 };
 
@@ -232,7 +235,12 @@ class RingStore {
   uint64_t Normalize(uint64_t offset) const;
   uint64_t DistanceFrom(uint64_t from, uint64_t to) const;
   bool SegmentInUseLocked(uint32_t seg) const;
+  // Records the range in the gap report; the caller counts it.
   void AddGapLocked(uint64_t first, uint64_t last);
+  // How many seqs of [first, end) lie in the damage recovery found.
+  uint64_t DamagedSeqsLocked(uint64_t first, uint64_t end) const;
+  // Moves the acknowledged head forward, counting the damaged seqs it passes.
+  void MoveHeadLocked(const Position& to);
   Status PrepareSegmentLocked(uint32_t seg);
 
   std::string path_;

@@ -748,6 +748,76 @@ TEST(RingStore, DropOldestMovesTheHeadToWhereRecordsResumeAfterDamageAtASegmentS
   EXPECT_EQ(ReadAll(store.get()).size(), 14u);
 }
 
+// A damaged record is one lost record, however often the agent restarts before forwarding
+// gets past it (the broker may be away for days while the gateway power-cycles), and a drop
+// under drop_oldest that takes it does not count it again as dropped.
+TEST(RingStore, CountsEachDamagedRecordOnceAcrossRestartsAndDrops) {
+  port::SimFileSystem fs;
+  const RingOptions options = TinyRing(FullPolicy::kDropOldest);
+  {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 14; i++) Append(store.get(), {Payload(i, 1000)});  // segments 0..6
+  }
+  ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());  // seq 3
+  for (int boot = 0; boot < 3; boot++) {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(store->recovery().damage.size(), 1u) << store->recovery().Summary();
+    EXPECT_EQ(store->stats().damaged_total, 1u) << "boot " << boot;
+    ASSERT_TRUE(store->Checkpoint().ok());
+    store.reset();
+    fs.PowerCut(10 + boot);
+  }
+  auto store = MustOpen(&fs, options);
+  ASSERT_NE(store, nullptr);
+  // Seqs 15..17 need segment 0 back: seqs 1..2 are dropped, the head moves past seq 3 too.
+  for (int i = 0; i < 3; i++) Append(store.get(), {Payload(100 + i, 1000)});
+  ASSERT_EQ(store->head().seq, 4u);
+  std::vector<Gap> gaps = store->PendingGaps();
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].first_seq, 1u);
+  EXPECT_EQ(gaps[0].last_seq, 3u) << "the gap report names the damaged seq too";
+  EXPECT_EQ(store->stats().dropped_total, 2u) << "seqs 1 and 2";
+  EXPECT_EQ(store->stats().damaged_total, 1u) << "seq 3, counted once";
+  ASSERT_TRUE(store->Checkpoint().ok());
+  store.reset();
+  fs.PowerCut(20);
+  store = MustOpen(&fs, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  EXPECT_EQ(store->stats().dropped_total, 2u);
+  EXPECT_EQ(store->stats().damaged_total, 1u) << "persisted with the head that passed it";
+}
+
+// Forwarding skips damage by acknowledging past it; the count moves into the meta slot with
+// that head and stays one.
+TEST(RingStore, KeepsTheDamageCountWhenTheHeadIsAcknowledgedPastTheDamage) {
+  port::SimFileSystem fs;
+  const RingOptions options = TinyRing();
+  {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 6; i++) Append(store.get(), {Payload(i, 1000)});
+  }
+  ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());  // seq 3
+  {
+    auto store = MustOpen(&fs, options);
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(store->recovery().damage.size(), 1u) << store->recovery().Summary();
+    EXPECT_EQ(store->stats().damaged_total, 1u);
+    ASSERT_TRUE(store->Acknowledge(store->recovery().damage[0].resume).ok());
+    EXPECT_EQ(store->stats().damaged_total, 1u);
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  fs.PowerCut(30);
+  auto store = MustOpen(&fs, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->recovery().damage.empty()) << store->recovery().Summary();
+  EXPECT_EQ(store->head().seq, 4u);
+  EXPECT_EQ(store->stats().damaged_total, 1u);
+}
+
 TEST(RingStore, TreatsAMetaSlotWithImpossibleSeqsAsDamaged) {
   // A slot can pass its CRC and still be impossible (a bug, or an edited file): a durable hint
   // near 2^64 would make recovery report ~2^64 records lost and run the seqs into overflow.
