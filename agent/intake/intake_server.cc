@@ -52,12 +52,18 @@ class CompletionQueue {
   explicit CompletionQueue(std::unique_ptr<port::Wakeup> wakeup) : wakeup_(std::move(wakeup)) {}
 
   // Called on the ring's writer thread: a short lock and an eventfd write, never blocks.
+  // Only the push that finds the queue empty signals: the writer completes a whole batch
+  // record by record, and one wake-up serves them all. No completion is left unseen because
+  // the loop drains the eventfd before TakeAll: a push after TakeAll finds the queue empty and
+  // signals; a push between the drain and TakeAll is taken by that TakeAll.
   void Push(Completion c) {
+    bool was_empty;
     {
       std::lock_guard<std::mutex> l(mu_);
+      was_empty = items_.empty();
       items_.push_back(std::move(c));
     }
-    wakeup_->Signal();
+    if (was_empty) wakeup_->Signal();
   }
   std::vector<Completion> TakeAll() {
     std::lock_guard<std::mutex> l(mu_);
