@@ -24,4 +24,8 @@ int WorkCommand(const std::vector<std::string>& args);
 // `edge-agent status [--json]`: asks the running agent over its control socket.
 int StatusCommand(const std::vector<std::string>& args);
 
+// `edge-agent dead-letters list FILE | requeue [...]`: reads a dead-letter file; hands its
+// entries back to the running agent.
+int DeadLettersCommand(const std::vector<std::string>& args);
+
 }  // namespace edge::cli

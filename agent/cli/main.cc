@@ -26,6 +26,8 @@ const char kUsage[] =
     "  ring verify PATH    check every record of a ring file; exit 1 if damage is found\n"
     "  ring dump PATH      list the unacknowledged records (seq, epoch, size, payload preview)\n"
     "  ring stats PATH     geometry, head, depth, counters of a ring file\n"
+    "  dead-letters list FILE      the entries of a dead-letter file, counted by reason\n"
+    "  dead-letters requeue        hand the agent's dead letters back to it (see --help)\n"
     "  help                this text\n"
     "\n"
     "The ring commands are read-only and safe to run while the agent is running.\n";
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "run") return edge::cli::RunCommand(args);
   if (command == "send") return edge::cli::SendCommand(args);
   if (command == "status") return edge::cli::StatusCommand(args);
+  if (command == "dead-letters") return edge::cli::DeadLettersCommand(args);
   if (command == "work") return edge::cli::WorkCommand(args);
   if (command == "check-config") return edge::cli::CheckConfigCommand(args);
   if (command == "config-reference") return edge::cli::ConfigReferenceCommand(args);

@@ -99,8 +99,12 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(
   }
   if (!config.control.socket_path.empty()) {
     AgentDaemon* self = d.get();
-    auto control = ControlServer::Start(config.control.socket_path,
-                                        [self] { return self->Snapshot(); });
+    ControlHandlers handlers;
+    handlers.snapshot = [self] { return self->Snapshot(); };
+    handlers.move_dead_letters_aside = [self] {
+      return self->dead_letters_->MoveAside(NowMs());
+    };
+    auto control = ControlServer::Start(config.control.socket_path, std::move(handlers));
     if (!control.ok()) return control.status();
     d->control_ = std::move(control).value();
   }

@@ -9,13 +9,13 @@ constexpr int kIoTimeoutMs = 2000;  // a control client gets this long to ask an
 constexpr int kPollMs = 200;        // how quickly the loop notices Stop
 }  // namespace
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Start(
-    const std::string& socket_path, std::function<ops::StatusSnapshot()> snapshot) {
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& socket_path,
+                                                           ControlHandlers handlers) {
   auto listener = port::UnixListener::Listen(socket_path, 0660);
   if (!listener.ok()) return listener.status().WithContext("control socket");
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->listener_ = std::move(listener).value();
-  s->snapshot_ = std::move(snapshot);
+  s->handlers_ = std::move(handlers);
   s->thread_ = std::thread([p = s.get()] { p->Loop(); });
   return s;
 }
@@ -50,14 +50,27 @@ void ControlServer::Serve(port::UniqueFd fd) {
   }
   std::string answer;
   if (request == "status") {
-    answer = ops::RenderText(snapshot_());
+    answer = ops::RenderText(handlers_.snapshot());
   } else if (request == "status json") {
-    answer = ops::RenderJson(snapshot_());
+    answer = ops::RenderJson(handlers_.snapshot());
   } else if (request == "metrics") {
-    answer = ops::RenderPrometheus(snapshot_());
+    answer = ops::RenderPrometheus(handlers_.snapshot());
+  } else if (request == "dead-letters move-aside" && handlers_.move_dead_letters_aside) {
+    Result<std::string> moved = handlers_.move_dead_letters_aside();
+    if (!moved.ok()) {
+      ops::LogError("control: " + moved.status().message());
+      answer = "error: " + moved.status().message() + "\n";
+    } else if (moved->empty()) {
+      answer = "empty\n";
+    } else {
+      // Logged here too: should the client be gone before it reads the answer, the log still
+      // names the file whose entries wait for `edge-agent dead-letters requeue --file`.
+      ops::LogInfo("control: dead-letter file moved aside to " + *moved + " for requeueing");
+      answer = "moved " + *moved + "\n";
+    }
   } else {
     answer = "error: unknown request '" + request.substr(0, 32) +
-             "' (expected: status, status json, metrics)\n";
+             "' (expected: status, status json, metrics, dead-letters move-aside)\n";
   }
   (void)port::WriteAll(fd.get(), answer.data(), answer.size(), kIoTimeoutMs);
 }
@@ -68,7 +81,7 @@ Result<std::string> QueryControl(const std::string& socket_path, const std::stri
   if (!fd.ok()) {
     return Status(fd.status().code(),
                   "cannot reach the agent's control socket: " + fd.status().message() +
-                      " (is edge-agent running? is --socket right?)");
+                      " (is edge-agent running, and is that its control socket?)");
   }
   std::string line = request + "\n";
   EDGE_RETURN_IF_ERROR(port::WriteAll(fd->get(), line.data(), line.size(), timeout_ms));

@@ -1,8 +1,14 @@
-// ControlServer: answers `edge-agent status` on a Unix socket.
+// ControlServer: answers `edge-agent status` and `edge-agent dead-letters requeue` on a Unix
+// socket.
 //
-// Protocol (text, one request per connection): the client sends one line, "status" or
-// "status json", and reads until the server closes. The answer is RenderText or RenderJson of
-// a fresh snapshot. Anything else gets "error: unknown request" and the connection closes.
+// Protocol (text, one request per connection): the client sends one line and reads until the
+// server closes.
+//   "status", "status json", "metrics"  RenderText / RenderJson / RenderPrometheus of a fresh
+//                                       snapshot
+//   "dead-letters move-aside"           "moved PATH\n" (the dead-letter file now at PATH, an
+//                                       empty one in its place), "empty\n" (nothing to move) or
+//                                       "error: REASON\n"
+// Anything else gets "error: unknown request" and the connection closes.
 // The socket's mode is 0660: the agent's group may ask; nobody else.
 //
 // Thread-safety: one thread of its own; the snapshot function must be thread-safe.
@@ -20,10 +26,16 @@
 
 namespace edge::daemon {
 
+struct ControlHandlers {
+  std::function<ops::StatusSnapshot()> snapshot;
+  // publish::DeadLetterFile::MoveAside: the moved file's name, or "" when it was empty.
+  std::function<Result<std::string>()> move_dead_letters_aside;
+};
+
 class ControlServer {
  public:
-  static Result<std::unique_ptr<ControlServer>> Start(
-      const std::string& socket_path, std::function<ops::StatusSnapshot()> snapshot);
+  static Result<std::unique_ptr<ControlServer>> Start(const std::string& socket_path,
+                                                      ControlHandlers handlers);
   ~ControlServer();  // stops and removes the socket
 
  private:
@@ -32,7 +44,7 @@ class ControlServer {
   void Serve(port::UniqueFd fd);
 
   std::unique_ptr<port::UnixListener> listener_;
-  std::function<ops::StatusSnapshot()> snapshot_;
+  ControlHandlers handlers_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -68,6 +68,16 @@ bool Base64Decode(std::string_view in, std::string* out) {
   return true;
 }
 
+Result<std::unique_ptr<port::File>> DeadLetterFile::CreateSynced(port::FileSystem* fs,
+                                                                 const std::string& path) {
+  auto f = fs->Create(path);
+  if (!f.ok()) return f.status().WithContext("dead-letter file");
+  Status s = (*f)->Sync();
+  if (s.ok()) s = fs->SyncDir(port::DirName(path));
+  if (!s.ok()) return s.WithContext("dead-letter file");
+  return f;
+}
+
 Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(port::FileSystem* fs,
                                                              const std::string& path) {
   std::unique_ptr<port::File> file;
@@ -76,12 +86,9 @@ Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(port::FileSystem* f
     if (!f.ok()) return f.status().WithContext("dead-letter file");
     file = std::move(f).value();
   } else {
-    auto f = fs->Create(path);
-    if (!f.ok()) return f.status().WithContext("dead-letter file");
+    auto f = CreateSynced(fs, path);
+    if (!f.ok()) return f.status();
     file = std::move(f).value();
-    Status s = file->Sync();
-    if (s.ok()) s = fs->SyncDir(port::DirName(path));
-    if (!s.ok()) return s.WithContext("dead-letter file");
   }
   auto size = file->Size();
   if (!size.ok()) return size.status().WithContext("dead-letter file");
@@ -93,10 +100,40 @@ Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(port::FileSystem* f
     clean_end = last == '\n';
   }
   return std::unique_ptr<DeadLetterFile>(
-      new DeadLetterFile(path, std::move(file), *size, clean_end));
+      new DeadLetterFile(fs, path, std::move(file), *size, clean_end));
+}
+
+uint64_t DeadLetterFile::entries_written() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return written_;
+}
+
+Result<std::string> DeadLetterFile::MoveAside(uint64_t now_ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (size_ == 0) return std::string();
+  std::string moved = path_ + ".requeue-" + std::to_string(now_ms);
+  for (int n = 1; fs_->Exists(moved); n++) {
+    // Never rename over an earlier moved file: its entries may not be requeued yet.
+    moved = path_ + ".requeue-" + std::to_string(now_ms) + "-" + std::to_string(n);
+  }
+  EDGE_RETURN_IF_ERROR(fs_->Rename(path_, moved).WithContext("dead-letter file: moving aside"));
+  auto fresh = CreateSynced(fs_, path_);
+  if (!fresh.ok()) {
+    // Put it back so appends and the name agree again. Should that fail too, the open file is
+    // the moved one: appends still land, synced, where `requeue --file` finds them.
+    Status back = fs_->Rename(moved, path_);
+    if (back.ok()) back = fs_->SyncDir(port::DirName(path_));
+    return fresh.status().WithContext(back.ok() ? "moving aside (undone)"
+                                                : "moving aside (left at " + moved + ")");
+  }
+  file_ = std::move(fresh).value();
+  size_ = 0;
+  clean_end_ = true;
+  return moved;
 }
 
 Status DeadLetterFile::Append(const DeadLetter& e) {
+  std::lock_guard<std::mutex> l(mu_);
   JsonPtr obj(cJSON_CreateObject());
   cJSON_AddNumberToObject(obj.get(), "time_ms", static_cast<double>(e.time_ms));
   cJSON_AddStringToObject(obj.get(), "agent_id", e.agent_id.c_str());

@@ -2,8 +2,10 @@
 //
 // A message the broker returned (unroutable: published with `mandatory`, no queue bound) or
 // nacked (queue error, `x-overflow: reject-publish`) after the configured retries is written
-// here, synced, and only then leaves the ring. Operators inspect it with any JSON tool and can
-// re-inject entries with `edge-agent send`.
+// here, synced, and only then leaves the ring. Operators inspect it with any JSON tool or
+// `edge-agent dead-letters list`, and put its entries back into the flow with `edge-agent
+// dead-letters requeue` once the cause is mended (agent/cli/dead_letters_command.cc): the
+// running agent moves the file aside (MoveAside) and the command sends each entry again.
 //
 // Format: JSON Lines, one object per line, appended, each line made durable (fdatasync) before
 // Append returns:
@@ -24,11 +26,14 @@
 // (or the zeros up to the next sector) cannot swallow it. Blank or torn lines are therefore
 // possible between entries; JSON tools that read whitespace-separated values take the rest.
 //
-// Thread-safety: not thread-safe; owned by the publisher thread.
+// Thread-safety: Append and MoveAside may be called from any thread (the publisher appends,
+// the control server moves the file aside); one mutex orders them, so an entry is either in
+// the moved file before it is handed out or in the new file.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,8 +68,15 @@ class DeadLetterFile {
   // Appends one entry and syncs it. On error nothing may be assumed on disk; the caller keeps
   // the record in the ring and tries again later.
   Status Append(const DeadLetter& entry);
-  uint64_t entries_written() const { return written_; }
+  uint64_t entries_written() const;
   const std::string& path() const { return path_; }
+
+  // Renames the file to PATH.requeue-<now_ms> (a free name: -<n> is added while one is taken)
+  // and starts an empty file at PATH, all durable (directory synced) before it returns, so no
+  // later Append can reach the moved file. Returns the moved file's name, or "" when there
+  // was nothing to move (an empty file). On error the file stays where it was and appends go
+  // on into it.
+  Result<std::string> MoveAside(uint64_t now_ms);
 
   // Parses a file's entries, skipping every line that is not one whole entry (torn appends,
   // their blank ends); for tests and tools.
@@ -73,10 +85,16 @@ class DeadLetterFile {
   static std::vector<DeadLetter> Parse(std::string_view text);
 
  private:
-  DeadLetterFile(std::string path, std::unique_ptr<port::File> file, uint64_t size,
-                 bool clean_end)
-      : path_(std::move(path)), file_(std::move(file)), size_(size), clean_end_(clean_end) {}
-  std::string path_;
+  DeadLetterFile(port::FileSystem* fs, std::string path, std::unique_ptr<port::File> file,
+                 uint64_t size, bool clean_end)
+      : fs_(fs), path_(std::move(path)), file_(std::move(file)), size_(size),
+        clean_end_(clean_end) {}
+  static Result<std::unique_ptr<port::File>> CreateSynced(port::FileSystem* fs,
+                                                          const std::string& path);
+
+  port::FileSystem* fs_;
+  const std::string path_;
+  mutable std::mutex mu_;  // guards everything below
   std::unique_ptr<port::File> file_;
   uint64_t size_;  // the file's end: the next entry starts at the sector boundary at or after it
   // The file ends with a whole entry's newline at a sector boundary. Otherwise (a torn append,

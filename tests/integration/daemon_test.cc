@@ -1287,5 +1287,113 @@ TEST_F(DaemonTest, StatusReportsRingDepthConnectionAndCounters) {
   EXPECT_EQ(again.agent_id, kAgentId);
 }
 
+// A binding was missing: payloads on "nowhere" came back from the broker and were kept in the
+// dead-letter file. `edge-agent dead-letters requeue` hands them back: first on a route the
+// agent does not know (every entry kept, in the file moved aside), then from that file on the
+// mended route ("main"): each arrives once, byte for byte, with its own headers and
+// edge-requeued-from naming the entry it was. An entry requeued while its cause is not mended
+// comes back into the dead-letter file: never lost.
+TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  AgentStatus st;
+  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+      << st.raw;
+  ClientConn c = Connect();
+  ASSERT_TRUE(c);
+  edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
+  constexpr int kEntries = 20;
+  std::map<std::string, std::string> returned;  // old message_id -> payload
+  for (int i = 0; i < kEntries; i++) {
+    const std::string payload = Payload("returned", i, 1 + i * 97);
+    const std::string device = "sensor-" + std::to_string(i);
+    const edge_agent_header h = {"device", device.c_str(), device.size()};
+    edge_agent_result r{};
+    int rc = edge_agent_send(c.get(), "nowhere", &h, 1, payload.data(), payload.size(),
+                             EDGE_AGENT_WAIT_CONFIRMED, &r);
+    ASSERT_EQ(rc, EDGE_AGENT_NOT_DELIVERED) << Describe(rc, r);
+    returned[MessageId(r.seq)] = payload;
+  }
+  const std::string dlf = opts_.dead_letter_path();
+  ProgramResult list = Cli({"dead-letters", "list", dlf});
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("20 entries: returned 20"), std::string::npos) << list.output;
+
+  // A route the agent does not know: the file is moved aside and every entry stays in it.
+  ProgramResult r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--route",
+                         "no-such-route"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string marker = "moved the dead-letter file aside to ";
+  const size_t at = r.output.find(marker);
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const size_t start = at + marker.size();
+  const std::string moved = r.output.substr(start, r.output.find('\n', start) - start);
+  EXPECT_EQ(moved.rfind(dlf + ".requeue-", 0), 0u) << moved;
+  EXPECT_NE(r.output.find("unknown_route"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("20 kept in " + moved), std::string::npos) << r.output;
+  auto kept = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), moved);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(kept->size(), static_cast<size_t>(kEntries));
+  auto fresh = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), dlf);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_TRUE(fresh->empty()) << "the agent started an empty file";
+
+  // The agent goes on dead-lettering into its new file meanwhile.
+  const std::string late = Payload("late", 99, 300);
+  edge_agent_result lr{};
+  int rc = edge_agent_send(c.get(), "nowhere", nullptr, 0, late.data(), late.size(),
+                           EDGE_AGENT_WAIT_CONFIRMED, &lr);
+  ASSERT_EQ(rc, EDGE_AGENT_NOT_DELIVERED) << Describe(rc, lr);
+
+  // The mended route, from the moved file: every entry, and the moved file is gone.
+  r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file", moved, "--route",
+           "main"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("requeued 20 of 20 entries"), std::string::npos) << r.output;
+  EXPECT_FALSE(port::FileSystem::Posix()->Exists(moved)) << r.output;
+
+  std::map<std::string, int> arrived;  // old message_id -> times
+  {
+    auto reader = test::QueueReader::Open(*broker_, *password_, opts_.queue);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const auto deadline = Clock::now() + kSettleTimeout;
+    auto quiet_since = Clock::now();
+    while (Clock::now() < deadline) {
+      if (arrived.size() == returned.size() && Clock::now() - quiet_since >= 2s) break;
+      Result<Delivered> d = (*reader)->Next(500ms);
+      if (d.status().code() == Code::kTimeout) continue;
+      ASSERT_TRUE(d.ok()) << d.status().ToString();
+      quiet_since = Clock::now();
+      const std::string from = d->Header("edge-requeued-from");
+      auto it = returned.find(from);
+      ASSERT_NE(it, returned.end()) << d->message_id << " names " << from;
+      EXPECT_EQ(d->body, it->second) << from;
+      EXPECT_EQ(d->Header("device").rfind("sensor-", 0), 0u) << from;
+      EXPECT_EQ(d->Header("x-edge-route"), "main") << from;
+      arrived[from]++;
+    }
+  }
+  EXPECT_EQ(arrived.size(), returned.size());
+  for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
+
+  // The agent's own file now (no --file): the late entry, on its own route, which is still
+  // not mended. It is requeued, the broker returns it again, and it is dead-lettered again.
+  r = Cli({"dead-letters", "requeue", "--config", opts_.config_path()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("requeued 1 of 1 entries"), std::string::npos) << r.output;
+  ASSERT_TRUE(WaitForStatus(
+      [](const AgentStatus& s) { return s.dead_lettered == kEntries + 2 && s.ring_depth == 0; },
+      kSettleTimeout, &st))
+      << st.raw;
+  auto back = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), dlf);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ(back->front().payload, late);
+  bool names_it = false;
+  for (const auto& [k, v] : back->front().headers) {
+    names_it |= k == "edge-requeued-from" && v == MessageId(lr.seq);
+  }
+  EXPECT_TRUE(names_it) << "the new entry names the one it was";
+}
+
 }  // namespace
 }  // namespace edge::daemon
