@@ -86,9 +86,8 @@ int List(const std::vector<std::string>& args) {
   std::printf("message_id\ttime\troute\treason\treply\tbytes\n");
   for (const publish::DeadLetter& e : *entries) {
     std::printf("%s:%llu\t%s\t%s\t%s\t%u %s\t%zu\n", e.agent_id.c_str(),
-                static_cast<unsigned long long>(e.seq), UtcTime(e.time_ms).c_str(),
-                e.route.c_str(), e.reason.c_str(), e.reply_code, e.reply_text.c_str(),
-                e.payload.size());
+                static_cast<unsigned long long>(e.seq), UtcTime(e.time_ms).c_str(), e.route.c_str(),
+                e.reason.c_str(), e.reply_code, e.reply_text.c_str(), e.payload.size());
     by_reason[e.reason]++;
   }
   std::string counts;
@@ -116,8 +115,8 @@ int ParseRequeue(const std::vector<std::string>& args, RequeueArgs* out) {
       std::fputs(kUsage, stdout);
       return kExitOk;
     }
-    if (a != "--config" && a != "--control" && a != "--socket" && a != "--file" &&
-        a != "--route" && a != "--timeout-ms") {
+    if (a != "--config" && a != "--control" && a != "--socket" && a != "--file" && a != "--route" &&
+        a != "--timeout-ms") {
       return Usage("unexpected argument '" + a + "'");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) return Usage(a + " needs a value");
@@ -209,12 +208,12 @@ int Requeue(const std::vector<std::string>& args) {
   edge_agent_conn* conn = nullptr;
   rc = edge_agent_connect(a.intake.c_str(), a.timeout_ms, &conn);
   if (rc != EDGE_AGENT_OK) {
-    std::string reason = rc == EDGE_AGENT_E_CONNECT ? std::strerror(errno) : edge_agent_strerror(rc);
+    std::string reason =
+        rc == EDGE_AGENT_E_CONNECT ? std::strerror(errno) : edge_agent_strerror(rc);
     std::fprintf(stderr,
                  "edge-agent dead-letters: cannot connect to %s: %s; nothing was requeued, the "
                  "%zu entries are in %s (run again with --file %s)\n",
-                 a.intake.c_str(), reason.c_str(), entries->size(), moved.c_str(),
-                 moved.c_str());
+                 a.intake.c_str(), reason.c_str(), entries->size(), moved.c_str(), moved.c_str());
     return kExitError;
   }
 
@@ -277,10 +276,11 @@ int Requeue(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(requeued), entries->size(), moved.c_str());
     return kExitOk;
   }
-  std::printf("requeued %llu of %zu entries; %zu kept in %s (edge-agent dead-letters requeue "
-              "--file %s)\n",
-              static_cast<unsigned long long>(requeued), entries->size(), keep.size(),
-              moved.c_str(), moved.c_str());
+  std::printf(
+      "requeued %llu of %zu entries; %zu kept in %s (edge-agent dead-letters requeue "
+      "--file %s)\n",
+      static_cast<unsigned long long>(requeued), entries->size(), keep.size(), moved.c_str(),
+      moved.c_str());
   return kExitProblemFound;
 }
 

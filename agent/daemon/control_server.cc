@@ -10,7 +10,7 @@ constexpr int kPollMs = 200;        // how quickly the loop notices Stop
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& socket_path,
-                                                           ControlHandlers handlers) {
+                                                            ControlHandlers handlers) {
   auto listener = port::UnixListener::Listen(socket_path, 0660);
   if (!listener.ok()) return listener.status().WithContext("control socket");
   std::unique_ptr<ControlServer> s(new ControlServer());
