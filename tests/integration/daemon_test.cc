@@ -387,6 +387,15 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE(ready.ok()) << ready.ToString();
   }
 
+  // StartDaemon, then waits until it is connected to the broker.
+  void StartDaemonConnected() {
+    ASSERT_NO_FATAL_FAILURE(StartDaemon());
+    AgentStatus st;
+    ASSERT_TRUE(
+        WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
+        << st.raw;
+  }
+
   // SIGTERM by pid, then waits for the exit; the daemon must exit 0.
   void StopDaemon() {
     ASSERT_TRUE(daemon_.Running()) << "the daemon is not running";
@@ -440,6 +449,13 @@ class DaemonTest : public ::testing::Test {
     int rc = edge_agent_connect(opts_.intake_socket().c_str(), kClientTimeoutMs, &c);
     EXPECT_EQ(rc, EDGE_AGENT_OK) << edge_agent_strerror(rc);
     return ClientConn(c);
+  }
+
+  // A connection whose requests may wait for the broker's confirm (--wait confirmed).
+  ClientConn ConnectForConfirms() {
+    ClientConn c = Connect();
+    if (c) edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
+    return c;
   }
 
   // Sends one payload and expects a durable receipt; returns its seq (0 on failure).
@@ -606,13 +622,10 @@ TEST_F(DaemonTest, PipelinedProducersGetInOrderDurableReceiptsAndEverythingArriv
 }
 
 TEST_F(DaemonTest, WaitConfirmedAnswersOnlyAfterTheBrokerConfirmed) {
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
   AgentStatus st;
-  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
-      << st.raw;
-  ClientConn c = Connect();
+  ClientConn c = ConnectForConfirms();
   ASSERT_TRUE(c);
-  edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
 
   // With the broker up: answered `confirmed`.
   const std::string first = Payload("confirmed", 1, 100);
@@ -1021,10 +1034,8 @@ TEST_F(DaemonTest, DropOldestKeepsAcceptingAndReportsTheDroppedRange) {
 TEST_F(DaemonTest, SigtermWhileLoadedLosesNothingAndTheRestartContinues) {
   opts_.ring_size = "64MiB";
   opts_.confirm_window = 256;
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
   AgentStatus st;
-  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
-      << st.raw;
 
   // A producer pipelines batches of 16 until it gets anything but a durable receipt.
   struct ProducerLog {
@@ -1164,10 +1175,8 @@ TEST_F(DaemonTest, SigtermWhileLoadedLosesNothingAndTheRestartContinues) {
 }
 
 TEST_F(DaemonTest, SighupReloadsBrokerCredentialsForTheNextConnection) {
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
   AgentStatus st;
-  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
-      << st.raw;
   std::map<uint64_t, std::string> sent;
   ClientConn c = Connect();
   ASSERT_TRUE(c);
@@ -1237,10 +1246,8 @@ TEST_F(DaemonTest, SighupReloadsBrokerCredentialsForTheNextConnection) {
 }
 
 TEST_F(DaemonTest, StatusReportsRingDepthConnectionAndCounters) {
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
   AgentStatus st;
-  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
-      << st.raw;
   constexpr uint64_t kMessages = 50;
   {
     ClientConn c = Connect();
@@ -1294,13 +1301,9 @@ TEST_F(DaemonTest, StatusReportsRingDepthConnectionAndCounters) {
 // edge-requeued-from naming the entry it was. An entry requeued while its cause is not mended
 // comes back into the dead-letter file: never lost.
 TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  AgentStatus st;
-  ASSERT_TRUE(WaitForStatus([](const AgentStatus& s) { return s.connected; }, kReadyTimeout, &st))
-      << st.raw;
-  ClientConn c = Connect();
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
+  ClientConn c = ConnectForConfirms();
   ASSERT_TRUE(c);
-  edge_agent_set_timeout(c.get(), kWaitConfirmedClientTimeoutMs);
   constexpr int kEntries = 20;
   std::map<std::string, std::string> returned;  // old message_id -> payload
   for (int i = 0; i < kEntries; i++) {
@@ -1380,6 +1383,7 @@ TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
   r = Cli({"dead-letters", "requeue", "--config", opts_.config_path()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("requeued 1 of 1 entries"), std::string::npos) << r.output;
+  AgentStatus st;
   ASSERT_TRUE(WaitForStatus(
       [](const AgentStatus& s) { return s.dead_lettered == kEntries + 2 && s.ring_depth == 0; },
       kSettleTimeout, &st))

@@ -713,6 +713,17 @@ TEST(RingStore, StartsAnEpochAboveTheRecordsItRecoveredSoNewRecordsSurviveTheNex
   EXPECT_EQ(all[4].payload, fresh[1]);
 }
 
+// 14 records of 1000 bytes, one per batch (1536 bytes with padding: two per 4 KiB segment, so
+// segments 0..6), then bit rot in the first record of segment 1: seq 3.
+void WriteFourteenRecordsAndDamageSeqThree(port::SimFileSystem* fs, const RingOptions& options) {
+  {
+    auto store = MustOpen(fs, options);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 14; i++) Append(store.get(), {Payload(i, 1000)});
+  }
+  ASSERT_TRUE(fs->CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());
+}
+
 TEST(RingStore, DropOldestMovesTheHeadToWhereRecordsResumeAfterDamageAtASegmentStart) {
   // One 1000-byte record per batch (1536 bytes with its padding): two per 4 KiB segment. The
   // first record of segment 1 is damaged, so recovery resumes at the second. When drop_oldest
@@ -721,12 +732,7 @@ TEST(RingStore, DropOldestMovesTheHeadToWhereRecordsResumeAfterDamageAtASegmentS
   // next recovery would report them as damage.
   port::SimFileSystem fs;
   const RingOptions options = TinyRing(FullPolicy::kDropOldest);
-  {
-    auto store = MustOpen(&fs, options);
-    ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 14; i++) Append(store.get(), {Payload(i, 1000)});  // segments 0..6
-  }
-  ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());  // seq 3
+  ASSERT_NO_FATAL_FAILURE(WriteFourteenRecordsAndDamageSeqThree(&fs, options));
   {
     auto store = MustOpen(&fs, options);
     ASSERT_NE(store, nullptr);
@@ -754,12 +760,7 @@ TEST(RingStore, DropOldestMovesTheHeadToWhereRecordsResumeAfterDamageAtASegmentS
 TEST(RingStore, CountsEachDamagedRecordOnceAcrossRestartsAndDrops) {
   port::SimFileSystem fs;
   const RingOptions options = TinyRing(FullPolicy::kDropOldest);
-  {
-    auto store = MustOpen(&fs, options);
-    ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 14; i++) Append(store.get(), {Payload(i, 1000)});  // segments 0..6
-  }
-  ASSERT_TRUE(fs.CorruptBytes(kPath, kDataOffset + 4096 + 100, 1, 0x01).ok());  // seq 3
+  ASSERT_NO_FATAL_FAILURE(WriteFourteenRecordsAndDamageSeqThree(&fs, options));
   for (int boot = 0; boot < 3; boot++) {
     auto store = MustOpen(&fs, options);
     ASSERT_NE(store, nullptr);
