@@ -12,9 +12,11 @@ struct JsonDeleter {
   void operator()(cJSON* j) const { cJSON_Delete(j); }
 };
 
+// Values start in one column, past the longest name ("intake_connections_bad_frame") and a
+// space; a name longer than the column still gets its space.
 std::string Line(const char* name, const std::string& value) {
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%-26s", name);
+  std::snprintf(buf, sizeof(buf), "%-28s ", name);
   return std::string(buf) + value + "\n";
 }
 std::string Line(const char* name, uint64_t value) { return Line(name, std::to_string(value)); }
