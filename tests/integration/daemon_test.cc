@@ -1399,5 +1399,52 @@ TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
   EXPECT_TRUE(names_it) << "the new entry names the one it was";
 }
 
+// Bad input to `edge-agent dead-letters` gets an error that names the problem, and an entry is
+// never dropped on the way: with no agent to take them, a moved file keeps every entry.
+TEST_F(DaemonTest, DeadLettersCommandNamesEachProblemAndKeepsEntriesWhenNoAgentAnswers) {
+  ProgramResult r = Cli({"dead-letters"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("list or requeue?"), std::string::npos) << r.output;
+  r = Cli({"dead-letters", "requeue", "--frobnicate"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("unexpected argument '--frobnicate'"), std::string::npos) << r.output;
+  r = Cli({"dead-letters", "list", dir_ + "/missing.jsonl"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find(dir_ + "/missing.jsonl"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("No such file"), std::string::npos) << r.output;
+  r = Cli({"dead-letters", "requeue", "--control", dir_ + "/no-agent.sock"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot reach the agent's control socket"), std::string::npos)
+      << r.output;
+
+  // A file moved aside earlier, and no agent at the intake socket.
+  const std::string moved = dir_ + "/dead-letters.jsonl.requeue-1";
+  {
+    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
+    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+      publish::DeadLetter e;
+      e.agent_id = kAgentId;
+      e.seq = seq;
+      e.route = "main";
+      e.reason = "nacked";
+      e.payload = Payload("kept", seq, 50);
+      ASSERT_TRUE((*dlf)->Append(e).ok());
+    }
+  }
+  r = Cli({"dead-letters", "requeue", "--file", moved, "--socket", dir_ + "/no-agent.sock"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("nothing was requeued, the 3 entries are in " + moved),
+            std::string::npos)
+      << r.output;
+  auto kept = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), moved);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->size(), 3u);
+  r = Cli({"dead-letters", "list", moved});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::string(kAgentId) + ":2\t"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 entries: nacked 3"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace edge::daemon
