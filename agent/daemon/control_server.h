@@ -11,7 +11,7 @@
 // Anything else gets "error: unknown request" and the connection closes.
 // The socket's mode is 0660: the agent's group may ask; nobody else.
 //
-// Thread-safety: one thread of its own; the snapshot function must be thread-safe.
+// Thread-safety: one thread of its own; the handlers must be thread-safe.
 #pragma once
 
 #include <atomic>
