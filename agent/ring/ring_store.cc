@@ -634,10 +634,12 @@ uint64_t RingStore::DamagedSeqsLocked(uint64_t first, uint64_t end) const {
   return n;
 }
 
-void RingStore::MoveHeadLocked(const Position& to) {
-  stats_.damaged_total += DamagedSeqsLocked(head_.seq, to.seq);
+uint64_t RingStore::MoveHeadLocked(const Position& to) {
+  const uint64_t damaged = DamagedSeqsLocked(head_.seq, to.seq);
+  stats_.damaged_total += damaged;
   head_ = to;
   meta_dirty_ = true;
+  return damaged;
 }
 
 void RingStore::AddGapLocked(uint64_t first, uint64_t last) {
@@ -670,10 +672,9 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
     // (a head at the segment start would then miss its record, and the next recovery would
     // report the good records after it as damage). A segment where recovery found no record at
     // all is dropped too; its seqs are already reported as damage. Entries from earlier laps
-    // have seqs below the head and are passed over. An entry holding the head's own seq means
-    // the head pointed into seg only by position while its record is further on (AppendBatch
-    // resolves a drained ring's head, so only a head moved into damage does that): nothing is
-    // dropped, the head moves to the record.
+    // have seqs below the head and are passed over. (An entry holding the head's own seq would
+    // mean a head pointing into seg only by position: nothing would be dropped, the head would
+    // move to its record. Heads are resolved to their records, so it does not arise.)
     Position first_kept;
     for (uint32_t k = 1; k < geo_.segment_count; k++) {
       const Position& p = seg_first_[(seg + k) % geo_.segment_count];
@@ -690,10 +691,9 @@ Status RingStore::PrepareSegmentLocked(uint32_t seg) {
     }
     // The gap report names every seq that will never arrive, damaged ones included (consumers
     // learn of damage no other way); the counters count each seq once, as dropped or damaged.
+    const uint64_t passed = first_kept.seq - head_.seq;
     AddGapLocked(head_.seq, first_kept.seq - 1);
-    stats_.dropped_total +=
-        first_kept.seq - head_.seq - DamagedSeqsLocked(head_.seq, first_kept.seq);
-    MoveHeadLocked(first_kept);
+    stats_.dropped_total += passed - MoveHeadLocked(first_kept);
   }
   if (geo_.SegmentOf(Normalize(meta_.head_offset)) == seg &&
       !(meta_.head_seq == head_.seq && Normalize(meta_.head_offset) == Normalize(head_.offset))) {

@@ -239,8 +239,8 @@ class RingStore {
   void AddGapLocked(uint64_t first, uint64_t last);
   // How many seqs of [first, end) lie in the damage recovery found.
   uint64_t DamagedSeqsLocked(uint64_t first, uint64_t end) const;
-  // Moves the acknowledged head forward, counting the damaged seqs it passes.
-  void MoveHeadLocked(const Position& to);
+  // Moves the acknowledged head forward and counts the damaged seqs it passes; returns them.
+  uint64_t MoveHeadLocked(const Position& to);
   Status PrepareSegmentLocked(uint32_t seg);
 
   std::string path_;
