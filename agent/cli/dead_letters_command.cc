@@ -16,13 +16,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "agent/cli/commands.h"
+#include "agent/cli/send_command.h"
 #include "agent/client/edge_agent_client.h"
 #include "agent/daemon/control_server.h"
 #include "agent/publish/dead_letter_file.h"
@@ -171,10 +171,6 @@ Status ReplaceMovedFile(const std::string& path, const std::vector<publish::Dead
   return fs->SyncDir(port::DirName(path));
 }
 
-std::string MessageId(const publish::DeadLetter& e) {
-  return e.agent_id + ":" + std::to_string(e.seq);
-}
-
 int Requeue(const std::vector<std::string>& args) {
   RequeueArgs a;
   int rc = ParseRequeue(args, &a);
@@ -208,12 +204,11 @@ int Requeue(const std::vector<std::string>& args) {
   edge_agent_conn* conn = nullptr;
   rc = edge_agent_connect(a.intake.c_str(), a.timeout_ms, &conn);
   if (rc != EDGE_AGENT_OK) {
-    std::string reason =
-        rc == EDGE_AGENT_E_CONNECT ? std::strerror(errno) : edge_agent_strerror(rc);
     std::fprintf(stderr,
                  "edge-agent dead-letters: cannot connect to %s: %s; nothing was requeued, the "
                  "%zu entries are in %s (run again with --file %s)\n",
-                 a.intake.c_str(), reason.c_str(), entries->size(), moved.c_str(), moved.c_str());
+                 a.intake.c_str(), ConnectFailureReason(rc).c_str(), entries->size(),
+                 moved.c_str(), moved.c_str());
     return kExitError;
   }
 
@@ -226,7 +221,7 @@ int Requeue(const std::vector<std::string>& args) {
       continue;
     }
     const std::string route = a.route.empty() ? e.route : a.route;
-    const std::string from = MessageId(e);
+    const std::string from = e.message_id();
     std::vector<edge_agent_header> headers;
     for (const auto& [k, v] : e.headers) {
       if (k != kRequeuedFromHeader) headers.push_back({k.c_str(), v.c_str(), v.size()});
@@ -240,15 +235,15 @@ int Requeue(const std::vector<std::string>& args) {
       continue;
     }
     keep.push_back(e);
-    if (rc < 0 && rc != EDGE_AGENT_E_INVALID) {
+    if (rc == EDGE_AGENT_E_INVALID) {
+      // Refused by the client library before sending (a field over its limit): this entry only.
+      std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s\n", from.c_str(),
+                   edge_agent_strerror(rc));
+    } else if (rc < 0) {
       // No answer: it may be in the ring already (a duplicate if requeued again, not a loss).
       std::fprintf(stderr, "edge-agent dead-letters: %s: %s (%s); stopping\n", from.c_str(),
                    edge_agent_strerror(rc), result.message);
       stopped = true;
-    } else if (rc == EDGE_AGENT_E_INVALID) {
-      // Refused by the client library before sending (a field over its limit): this entry only.
-      std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s\n", from.c_str(),
-                   edge_agent_strerror(rc));
     } else if (rc == EDGE_AGENT_UNKNOWN_ROUTE || rc == EDGE_AGENT_TOO_LARGE ||
                rc == EDGE_AGENT_BAD_FRAME) {
       std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s: %s\n", from.c_str(),

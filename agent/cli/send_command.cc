@@ -159,6 +159,10 @@ bool ReadStdin(std::string* out, std::string* error) {
 
 }  // namespace
 
+std::string ConnectFailureReason(int rc) {
+  return rc == EDGE_AGENT_E_CONNECT ? std::strerror(errno) : edge_agent_strerror(rc);
+}
+
 int SendCommand(const std::vector<std::string>& args) {
   SendArgs a;
   int rc = Parse(args, &a);
@@ -175,8 +179,7 @@ int SendCommand(const std::vector<std::string>& args) {
   edge_agent_conn* conn = nullptr;
   rc = edge_agent_connect(a.socket.c_str(), a.timeout_ms, &conn);
   if (rc != EDGE_AGENT_OK) {
-    std::string reason =
-        rc == EDGE_AGENT_E_CONNECT ? std::strerror(errno) : edge_agent_strerror(rc);
+    const std::string reason = ConnectFailureReason(rc);
     std::fprintf(stderr,
                  "edge-agent send: cannot connect to %s: %s (is edge-agent running, and may this "
                  "user open its socket?)\n",

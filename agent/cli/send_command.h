@@ -17,4 +17,8 @@ constexpr int kSendExitAnswerBase = 10;
 // args: everything after "send".
 int SendCommand(const std::vector<std::string>& args);
 
+// Why edge_agent_connect returned rc, for a message: the OS's reason when the socket could not
+// be reached (errno as the call left it), else the library's.
+std::string ConnectFailureReason(int rc);
+
 }  // namespace edge::cli

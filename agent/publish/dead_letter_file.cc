@@ -138,8 +138,7 @@ Status DeadLetterFile::Append(const DeadLetter& e) {
   cJSON_AddNumberToObject(obj.get(), "time_ms", static_cast<double>(e.time_ms));
   cJSON_AddStringToObject(obj.get(), "agent_id", e.agent_id.c_str());
   cJSON_AddNumberToObject(obj.get(), "seq", static_cast<double>(e.seq));
-  cJSON_AddStringToObject(obj.get(), "message_id",
-                          (e.agent_id + ":" + std::to_string(e.seq)).c_str());
+  cJSON_AddStringToObject(obj.get(), "message_id", e.message_id().c_str());
   cJSON_AddStringToObject(obj.get(), "route", e.route.c_str());
   cJSON_AddStringToObject(obj.get(), "exchange", e.exchange.c_str());
   cJSON_AddStringToObject(obj.get(), "routing_key", e.routing_key.c_str());

@@ -58,6 +58,9 @@ struct DeadLetter {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type;
   std::string payload;
+
+  // The identity the message carried: "<agent_id>:<seq>".
+  std::string message_id() const { return agent_id + ":" + std::to_string(seq); }
 };
 
 class DeadLetterFile {
