@@ -61,6 +61,10 @@
 // - A batch is written only after the previous batch's fdatasync succeeded, so only the last
 //   batch can be torn; a valid batch start (batch index 0) with a higher seq after a bad record
 //   proves the bad record was durable, i.e. damage, not a torn tail.
+// - The records from the head span less than the data area: the tail never enters the head's
+//   segment. A chain from the meta head that runs further (a slot that passed its CRC but does
+//   not match the records) is cut at its start, not its end: the head's offset moves to a later
+//   batch start and the seqs before it are reported as damage (RingStore's recovery).
 #pragma once
 
 #include <cstddef>

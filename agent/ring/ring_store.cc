@@ -49,6 +49,16 @@ struct RingStore::ScanResult {
   // (segment, first record seen in it): at the segment's start, unless recovery found that
   // record damaged and resumed further in.
   std::vector<std::pair<uint32_t, Position>> seg_first;
+  // The walk stopped because the chain came a whole lap round (RecoverFromMetaHeadLocked).
+  bool lapped = false;
+  // The first batch start (batch index 0, or where the walk resumed after damage) in each
+  // segment, in chain order, with how far along the chain it lies. Resync from any offset at or
+  // just before one finds it again, so a scan can be restarted there (RecoverFromMetaHeadLocked).
+  struct Anchor {
+    Position at;
+    uint64_t travelled;
+  };
+  std::vector<Anchor> anchors;
 };
 
 namespace {
@@ -172,10 +182,7 @@ Result<std::unique_ptr<RingStore>> RingStore::Open(port::FileSystem* fs, const s
   store->report_.created = created;
 
   std::lock_guard<std::mutex> l(store->mu_);
-  Position start{store->meta_.head_seq, store->Normalize(store->meta_.head_offset), 0};
-  ScanResult scan;
-  store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
-  store->ApplyScanLocked(start, scan);
+  store->RecoverFromMetaHeadLocked();
   Status s = store->StartEpochLocked();
   if (!s.ok()) {
     return s.WithContext("ring " + path + ": cannot start a new boot epoch (meta slot write)");
@@ -193,10 +200,7 @@ Result<std::unique_ptr<RingStore>> RingStore::OpenReadOnly(port::FileSystem* fs,
   EDGE_RETURN_IF_ERROR(store->LoadHeaderAndMeta());
   store->options_.file_bytes = store->geo_.file_bytes;
   std::lock_guard<std::mutex> l(store->mu_);
-  Position start{store->meta_.head_seq, store->Normalize(store->meta_.head_offset), 0};
-  ScanResult scan;
-  store->Scan(start, store->meta_.durable_seq_hint, store->meta_.durable_offset_hint, &scan);
-  store->ApplyScanLocked(start, scan);
+  store->RecoverFromMetaHeadLocked();
   store->report_.epoch = store->meta_.epoch;
   return store;
 }
@@ -431,6 +435,13 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
   out->start_found_offset = pos;
   out->last_seg = geo_.SegmentOf(pos);
   std::vector<bool> seen(geo_.segment_count, false);
+  std::vector<bool> anchored(geo_.segment_count, false);
+  auto anchor = [&](const Position& at, uint64_t travelled) {
+    const uint32_t seg = geo_.SegmentOf(at.offset);
+    if (anchored[seg]) return;
+    anchored[seg] = true;
+    out->anchors.push_back({at, travelled});
+  };
   ReadBuffer rb;
   uint64_t scanned = 0;  // guards against looping over a ring of impossible data
   // Where the chain begins: the start record's own offset once it is found (the start may lie
@@ -447,6 +458,7 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
         seen[seg] = true;
         out->seg_first.emplace_back(seg, Position{h.seq, at, 0});
       }
+      if (h.batch_index == 0) anchor(Position{h.seq, at, 0}, scanned + DistanceFrom(pos, at));
       uint64_t len = kRecordHeaderBytes + h.length;
       // A start position may lie before its record (padding, the end of a segment the record
       // did not fit in); that stretch is not part of the chain, and counting it would cut a
@@ -493,6 +505,7 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
       d.what = "records failed their checks inside durable data";
       out->damage.push_back(d);
       scanned += DistanceFrom(pos, resume_at);
+      anchor(Position{rh.seq, resume_at, 0}, scanned);
       pos = resume_at;
       expected = rh.seq;
       continue;
@@ -520,9 +533,47 @@ void RingStore::Scan(const Position& start, uint64_t durable_seq_hint, uint64_t 
     }
     break;
   }
+  out->lapped = scanned > geo_.data_bytes();
   out->epoch_floor = min_epoch;
   out->travelled = scanned;
   if (!out->any) out->next_seq = start.seq;
+}
+
+void RingStore::RecoverFromMetaHeadLocked() {
+  Position start{meta_.head_seq, Normalize(meta_.head_offset), 0};
+  ScanResult scan;
+  Scan(start, meta_.durable_seq_hint, meta_.durable_offset_hint, &scan);
+  // A writer never lets its tail into the head's segment, so the records from a true head span
+  // less than the data area. A chain that comes round past its own start means the head points
+  // behind records the writer has since overwritten, or a resync after damage went almost a
+  // whole lap round (a meta slot that passed its CRC but does not match the records: edited,
+  // or rotten beyond what the CRC catches). Cut where the walk stopped, the chain would leave
+  // durable records just past its end: their seqs would be given out again, and reads would
+  // find the old records before the new ones. So the oldest part goes instead: the head keeps
+  // its seq but moves to a later batch start, and the seqs skipped become a reported damage
+  // range (recovery resyncs there, as after any damage, and every later recovery does the same
+  // from the persisted head). The batch start chosen is the first past the overlap, else the
+  // furthest; each step moves further along the chain, and the steps are bounded.
+  bool reanchored = false;
+  for (uint32_t step = 0; scan.lapped && step <= geo_.segment_count; step++) {
+    const uint64_t overlap = scan.travelled - geo_.data_bytes();
+    const ScanResult::Anchor* next = nullptr;
+    for (const ScanResult::Anchor& a : scan.anchors) {
+      if (a.at.seq <= start.seq || a.travelled == 0) continue;
+      next = &a;
+      if (a.travelled >= overlap) break;
+    }
+    if (next == nullptr) break;
+    start.offset = next->at.offset;
+    Scan(start, meta_.durable_seq_hint, meta_.durable_offset_hint, &scan);
+    reanchored = true;
+  }
+  if (reanchored && !scan.damage.empty() && scan.damage.front().first_seq == start.seq) {
+    scan.damage.front().what =
+        "the records from the meta slot's head run more than a whole ring round: the oldest were "
+        "overwritten by newer ones";
+  }
+  ApplyScanLocked(start, scan);
 }
 
 void RingStore::ApplyScanLocked(const Position& start, const ScanResult& scan) {

@@ -217,6 +217,9 @@ class RingStore {
   void Scan(const Position& start, uint64_t durable_seq_hint, uint64_t durable_offset_hint,
             ScanResult* out) const;
   void ApplyScanLocked(const Position& start, const ScanResult& scan);
+  // Recovery at open: scans from the meta slot's head (moving it along when the records from it
+  // run more than a whole ring; see the .cc) and applies the result.
+  void RecoverFromMetaHeadLocked();
   Status StartEpochLocked();
   Status WriteMetaLocked();
   void ReloadAfterIoErrorLocked(const Status& cause);

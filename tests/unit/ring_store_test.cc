@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -869,6 +870,84 @@ TEST(RingStore, FindsRecordsBeyondALongDamagedStretchInAFullRing) {
     EXPECT_EQ(rec.payload, Payload(seq - 1, max_payload));
     pos = rec.next;
   }
+}
+
+// What a walk from the head reads: each record's payload by seq, and the seqs reported damaged.
+struct Walked {
+  std::map<uint64_t, std::string> records;
+  std::vector<uint64_t> damaged;
+};
+Walked WalkFromHead(RingStore* store) {
+  Walked w;
+  Position pos = store->head();
+  while (pos.seq < store->next_seq()) {
+    Record rec;
+    Status s = store->Read(pos, &rec);
+    if (s.ok()) {
+      w.records[rec.seq] = rec.payload;
+    } else {
+      EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+      if (s.code() != Code::kCorruption || rec.next.seq <= pos.seq) break;  // stuck
+      for (uint64_t seq = pos.seq; seq < rec.next.seq; seq++) w.damaged.push_back(seq);
+    }
+    pos = rec.next;
+  }
+  return w;
+}
+
+TEST(RingStore, AHeadMoreThanARingBehindItsRecordsNeverHandsOutADurableSeqAgain) {
+  // One 1000-byte record per batch (two per 4 KiB segment): seqs 1..16 fill the ring once and
+  // are acknowledged; seqs 17..20 reuse segments 0 and 1, and one batch of seqs 21..23 goes to
+  // the start of segment 2. Then both meta slots are rewritten (valid CRCs) with head seq 5 at
+  // an offset inside seq 22: a head from the first lap, where the second lap has written since.
+  // From there recovery resyncs to the first lap's seq 7 (segment 3) and the chain runs round
+  // past its own start. Cut where the walk stops, seq 23, durable, would be given out again,
+  // and a read would find the old record instead of the new one.
+  port::SimFileSystem fs;
+  const uint64_t seg2 = kDataOffset + 2 * 4096;
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    for (uint64_t seq = 1; seq <= 16; seq++) Append(store.get(), {Payload(seq, 1000)});
+    AcknowledgeAll(store.get());
+    for (uint64_t seq = 17; seq <= 20; seq++) Append(store.get(), {Payload(seq, 1000)});
+    auto batch = Append(store.get(), {Payload(21, 1000), Payload(22, 1000), Payload(23, 1000)});
+    ASSERT_TRUE(batch[2].ok() && *batch[2] == 23u);
+    AcknowledgeAll(store.get());
+  }
+  EditMetaSlots(&fs, [&](Meta* m) {
+    m->head_seq = 5;
+    m->head_offset = seg2 + 1032 + 100;  // seq 22 starts at seg2 + 1032
+  });
+  std::vector<std::string> fresh = {Payload(24, 300)};
+  {
+    auto store = MustOpen(&fs, TinyRing());
+    ASSERT_NE(store, nullptr);
+    const RecoveryReport& r = store->recovery();
+    ASSERT_EQ(r.damage.size(), 1u) << r.Summary();
+    EXPECT_EQ(r.damage[0].first_seq, 5u);
+    EXPECT_EQ(r.damage[0].last_seq, 6u);
+    EXPECT_NE(r.damage[0].what.find("more than a whole ring"), std::string::npos)
+        << r.Summary();
+    EXPECT_EQ(r.next_seq, 24u) << r.Summary();
+    auto results = Append(store.get(), fresh);
+    ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
+    EXPECT_EQ(*results[0], 24u);
+    Walked w = WalkFromHead(store.get());
+    EXPECT_EQ(w.damaged, (std::vector<uint64_t>{5, 6}));
+    ASSERT_EQ(w.records.size(), 18u);  // 7..24
+    EXPECT_EQ(w.records[23], Payload(23, 1000));
+    EXPECT_EQ(w.records[24], fresh[0]);
+    ASSERT_TRUE(store->Checkpoint().ok());
+  }
+  // The next recovery starts from the head this one persisted and finds the same records.
+  auto store = MustOpen(&fs, TinyRing());
+  ASSERT_NE(store, nullptr);
+  Walked w = WalkFromHead(store.get());
+  EXPECT_EQ(w.damaged, (std::vector<uint64_t>{5, 6})) << store->recovery().Summary();
+  ASSERT_EQ(w.records.size(), 18u) << store->recovery().Summary();
+  for (uint64_t seq = 7; seq <= 23; seq++) EXPECT_EQ(w.records[seq], Payload(seq, 1000));
+  EXPECT_EQ(w.records[24], fresh[0]);
 }
 
 // A batch is written from the producers' payloads: what the store keeps between batches is
