@@ -8,17 +8,22 @@
 //    file started at PATH, under the mutex every append takes, so no append can land in the
 //    moved file after that. Nothing is read before the move is durable.
 // 2. Each entry is handed to the agent again through the intake socket, as a producer would,
-//    and counts as requeued only on a durable receipt (a new seq in the ring).
+//    and counts as requeued only on a durable receipt (a new seq in the ring). Entries are
+//    pipelined; an entry whose answer never came stays, like one refused.
 // 3. Only then is the moved file changed: removed when every entry was requeued, else
 //    rewritten (temporary file, sync, rename, directory sync) with exactly the entries that
 //    were not. A crash at any point leaves every entry in the ring, in the moved file, or both
 //    (a duplicate on the next run, never a loss).
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/cli/commands.h"
@@ -34,6 +39,8 @@ namespace {
 
 constexpr char kRequeuedFromHeader[] = "edge-requeued-from";
 constexpr int kDefaultTimeoutMs = 60000;
+// Entries sent before their answers are read: enough to fill one ring batch of the agent.
+constexpr size_t kRequeueWindow = 64;
 
 const char kUsage[] =
     "usage: edge-agent dead-letters list FILE\n"
@@ -49,13 +56,15 @@ const char kUsage[] =
     "payload and the header edge-requeued-from=<its old message_id>, and gets a new seq. Once\n"
     "every entry is durable in the ring again the moved file is removed. Entries the agent\n"
     "refused (unknown_route, too_large) stay in it, and so does the rest if the agent stops\n"
-    "taking them (ring_full, not running): run again with --file MOVED.\n"
+    "taking them (stopping, or its ring full for all of --timeout-ms): run again with\n"
+    "--file MOVED. While the ring is full, requeue waits for the forwarder to make room.\n"
     "  --config FILE    take both sockets from the agent's config\n"
     "  --control PATH   the control socket (default /run/edge-agent/control.sock)\n"
     "  --socket PATH    the intake socket (default /run/edge-agent/intake.sock)\n"
     "  --file MOVED     requeue a file moved aside before, instead of moving the agent's\n"
     "  --route ROUTE    send every entry on ROUTE instead of its own\n"
-    "  --timeout-ms N   how long to wait for each answer of the agent (default 60000)\n"
+    "  --timeout-ms N   how long to wait for each answer of the agent, and for room in\n"
+    "                   its ring (default 60000)\n"
     "\n"
     "exit codes: 0 every entry requeued (or there were none), 1 entries kept (see above),\n"
     "2 usage error, 3 could not do it (file unreadable, agent not reachable).\n";
@@ -212,49 +221,113 @@ int Requeue(const std::vector<std::string>& args) {
     return kExitError;
   }
 
-  std::vector<publish::DeadLetter> keep;
+  // Pipelined: the agent syncs its ring once for the requests that arrive together, so
+  // waiting for each durable receipt before sending the next would cost one sync per entry.
+  // ring_full is back-pressure, not a refusal: those entries are sent again once the forwarder
+  // has made room, until the ring stays full for the whole --timeout-ms.
+  using Clock = std::chrono::steady_clock;
+  std::vector<bool> done(entries->size(), false);
+  std::deque<size_t> to_send;
+  for (size_t i = 0; i < entries->size(); i++) to_send.push_back(i);
+  std::vector<size_t> full;              // answered ring_full since the last pause
+  std::map<uint32_t, size_t> in_flight;  // request id -> entry
   uint64_t requeued = 0;
+  size_t half_sent = entries->size();  // an entry whose send failed part-way (answered maybe)
   bool stopped = false;  // the agent stopped taking entries: keep the rest as they are
-  for (const publish::DeadLetter& e : *entries) {
-    if (stopped) {
-      keep.push_back(e);
-      continue;
+  auto progress = Clock::now();
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    if (!stopped && in_flight.empty() && !full.empty()) {
+      // Every answer is in and some said ring_full: wait for room, then send those first.
+      if (Clock::now() - progress > std::chrono::milliseconds(a.timeout_ms)) {
+        std::fprintf(stderr,
+                     "edge-agent dead-letters: the agent's ring stayed full for %d ms; "
+                     "stopping\n",
+                     a.timeout_ms);
+        stopped = true;
+      } else {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        to_send.insert(to_send.begin(), full.begin(), full.end());
+        full.clear();
+      }
     }
-    const std::string route = a.route.empty() ? e.route : a.route;
-    const std::string from = e.message_id();
-    std::vector<edge_agent_header> headers;
-    for (const auto& [k, v] : e.headers) {
-      if (k != kRequeuedFromHeader) headers.push_back({k.c_str(), v.c_str(), v.size()});
+    while (!stopped && full.empty() && !to_send.empty() && in_flight.size() < kRequeueWindow) {
+      const size_t i = to_send.front();
+      to_send.pop_front();
+      const publish::DeadLetter& e = (*entries)[i];
+      const std::string route = a.route.empty() ? e.route : a.route;
+      const std::string from = e.message_id();
+      std::vector<edge_agent_header> headers;
+      for (const auto& [k, v] : e.headers) {
+        if (k != kRequeuedFromHeader) headers.push_back({k.c_str(), v.c_str(), v.size()});
+      }
+      headers.push_back({kRequeuedFromHeader, from.c_str(), from.size()});
+      uint32_t id = 0;
+      rc = edge_agent_send_async(conn, route.c_str(), headers.data(), headers.size(),
+                                 e.payload.data(), e.payload.size(), 0u, &id);
+      if (rc == EDGE_AGENT_OK) {
+        in_flight[id] = i;
+      } else if (rc == EDGE_AGENT_E_INVALID) {
+        // Refused by the client library before sending (a field over its limit): this entry only.
+        std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s\n", from.c_str(),
+                     edge_agent_strerror(rc));
+      } else {
+        // The agent may have answered it before closing (too_large): read on to find out.
+        std::fprintf(stderr, "edge-agent dead-letters: %s: %s; stopping\n", from.c_str(),
+                     edge_agent_strerror(rc));
+        half_sent = i;
+        stopped = true;
+      }
     }
-    headers.push_back({kRequeuedFromHeader, from.c_str(), from.size()});
+    if (in_flight.empty() && half_sent == entries->size() && (stopped || full.empty())) break;
+    if (in_flight.empty() && half_sent == entries->size()) continue;  // pause for ring_full
     edge_agent_result result{};
-    rc = edge_agent_send(conn, route.c_str(), headers.data(), headers.size(), e.payload.data(),
-                         e.payload.size(), 0u, &result);
-    if (rc == EDGE_AGENT_OK) {
-      requeued++;
-      continue;
-    }
-    keep.push_back(e);
-    if (rc == EDGE_AGENT_E_INVALID) {
-      // Refused by the client library before sending (a field over its limit): this entry only.
-      std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s\n", from.c_str(),
-                   edge_agent_strerror(rc));
-    } else if (rc < 0) {
-      // No answer: it may be in the ring already (a duplicate if requeued again, not a loss).
-      std::fprintf(stderr, "edge-agent dead-letters: %s: %s (%s); stopping\n", from.c_str(),
-                   edge_agent_strerror(rc), result.message);
+    rc = edge_agent_read_result(conn, &result);
+    if (rc < 0) {
+      // No answer: whatever is unanswered may be in the ring already (a duplicate if requeued
+      // again, not a loss), so it stays in the moved file.
+      if (!in_flight.empty()) {
+        std::fprintf(stderr, "edge-agent dead-letters: no answer for %zu entries: %s (%s); %s\n",
+                     in_flight.size(), edge_agent_strerror(rc), result.message,
+                     stopped ? "they are kept" : "stopping");
+      }
       stopped = true;
+      break;
+    }
+    auto it = in_flight.find(result.request_id);
+    size_t i = half_sent;
+    if (it != in_flight.end()) {
+      i = it->second;
+      in_flight.erase(it);
+    } else {
+      half_sent = entries->size();
+      if (i == entries->size()) continue;  // not one of ours: nothing to attribute it to
+    }
+    const std::string from = (*entries)[i].message_id();
+    if (rc == EDGE_AGENT_OK) {
+      done[i] = true;
+      requeued++;
+      progress = Clock::now();
+      backoff = std::chrono::milliseconds(100);
+    } else if (rc == EDGE_AGENT_RING_FULL && !stopped) {
+      full.push_back(i);
     } else if (rc == EDGE_AGENT_UNKNOWN_ROUTE || rc == EDGE_AGENT_TOO_LARGE ||
                rc == EDGE_AGENT_BAD_FRAME) {
       std::fprintf(stderr, "edge-agent dead-letters: %s kept: %s: %s\n", from.c_str(),
                    edge_agent_code_name(rc), result.message);
-    } else {
+    } else if (!stopped) {
+      // shutting_down, io_error...: send no more; the answers still due are read.
       std::fprintf(stderr, "edge-agent dead-letters: %s: %s: %s; stopping\n", from.c_str(),
                    edge_agent_code_name(rc), result.message);
       stopped = true;
     }
   }
   edge_agent_close(conn);
+  std::vector<publish::DeadLetter> keep;
+  for (size_t i = 0; i < entries->size(); i++) {
+    if (!done[i]) keep.push_back((*entries)[i]);
+  }
 
   Status s = ReplaceMovedFile(moved, keep);
   if (!s.ok()) {

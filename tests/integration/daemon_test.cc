@@ -496,6 +496,39 @@ class DaemonTest : public ::testing::Test {
     return out;
   }
 
+  // Reads the main queue until a message that names each old message_id in `sent` (its
+  // edge-requeued-from header) arrived and then nothing more came for 2 s, or until the bound.
+  // Checks each against the entry it names: payload, device header, route. Returns how often
+  // each old message_id arrived.
+  std::map<std::string, int> ConsumeRequeued(const std::map<std::string, std::string>& sent) {
+    std::map<std::string, int> arrived;
+    auto reader = test::QueueReader::Open(*broker_, *password_, opts_.queue);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    if (!reader.ok()) return arrived;
+    const auto deadline = Clock::now() + kSettleTimeout;
+    auto quiet_since = Clock::now();
+    while (Clock::now() < deadline) {
+      if (arrived.size() == sent.size() && Clock::now() - quiet_since >= 2s) break;
+      Result<Delivered> d = (*reader)->Next(500ms);
+      if (d.status().code() == Code::kTimeout) continue;
+      if (!d.ok()) {
+        ADD_FAILURE() << "consume failed: " << d.status().ToString();
+        break;
+      }
+      quiet_since = Clock::now();
+      const std::string from = d->Header("edge-requeued-from");
+      auto it = sent.find(from);
+      if (it == sent.end()) {
+        ADD_FAILURE() << d->message_id << " names " << from << ", not a requeued entry";
+        continue;
+      }
+      EXPECT_EQ(d->body, it->second) << from;
+      EXPECT_EQ(d->Header("device").rfind("sensor-", 0), 0u) << from;
+      EXPECT_EQ(d->Header("x-edge-route"), "main") << from;
+      arrived[from]++;
+    }
+    return arrived;
+  }
 
   static BrokerFixture* broker_;
   static std::string* start_error_;
@@ -1354,27 +1387,7 @@ TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
   EXPECT_NE(r.output.find("requeued 20 of 20 entries"), std::string::npos) << r.output;
   EXPECT_FALSE(port::FileSystem::Posix()->Exists(moved)) << r.output;
 
-  std::map<std::string, int> arrived;  // old message_id -> times
-  {
-    auto reader = test::QueueReader::Open(*broker_, *password_, opts_.queue);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    const auto deadline = Clock::now() + kSettleTimeout;
-    auto quiet_since = Clock::now();
-    while (Clock::now() < deadline) {
-      if (arrived.size() == returned.size() && Clock::now() - quiet_since >= 2s) break;
-      Result<Delivered> d = (*reader)->Next(500ms);
-      if (d.status().code() == Code::kTimeout) continue;
-      ASSERT_TRUE(d.ok()) << d.status().ToString();
-      quiet_since = Clock::now();
-      const std::string from = d->Header("edge-requeued-from");
-      auto it = returned.find(from);
-      ASSERT_NE(it, returned.end()) << d->message_id << " names " << from;
-      EXPECT_EQ(d->body, it->second) << from;
-      EXPECT_EQ(d->Header("device").rfind("sensor-", 0), 0u) << from;
-      EXPECT_EQ(d->Header("x-edge-route"), "main") << from;
-      arrived[from]++;
-    }
-  }
+  std::map<std::string, int> arrived = ConsumeRequeued(returned);  // old message_id -> times
   EXPECT_EQ(arrived.size(), returned.size());
   for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
 
@@ -1397,6 +1410,59 @@ TEST_F(DaemonTest, DeadLettersRequeueHandsEveryEntryBackOnceTheRouteIsMended) {
     names_it |= k == "edge-requeued-from" && v == MessageId(lr.seq);
   }
   EXPECT_TRUE(names_it) << "the new entry names the one it was";
+}
+
+// Requeue sends many entries before reading their answers; each answer must be matched to its
+// own entry. 300 entries (several windows) alternate between a route the agent knows and one
+// it does not: exactly the refused ones stay in the moved file, in their order, and every other
+// one arrives once, byte for byte. The accepted ones hold about 2.5 times what the agent's
+// 1 MiB ring does: requeue must wait for the forwarder to make room (ring_full is back-pressure)
+// rather than stop half-way.
+TEST_F(DaemonTest, DeadLettersRequeueKeepsExactlyTheRefusedEntriesOfAPipelinedRun) {
+  opts_.ring_size = "1MiB";
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
+  constexpr uint64_t entries = 300;
+  const std::string moved = opts_.dead_letter_path() + ".requeue-1";
+  std::map<std::string, std::string> mended;  // old message_id -> payload
+  std::vector<uint64_t> refused;
+  {
+    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
+    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
+    for (uint64_t seq = 1; seq <= entries; seq++) {
+      publish::DeadLetter e;
+      e.agent_id = kAgentId;
+      e.seq = seq;
+      e.route = seq % 3 == 0 ? "no-such-route" : "main";
+      e.reason = "returned";
+      e.headers = {{"device", "sensor-" + std::to_string(seq)}};
+      e.payload = Payload("pipelined", seq, 8000 + seq * 37);
+      ASSERT_TRUE((*dlf)->Append(e).ok());
+      if (seq % 3 == 0) {
+        refused.push_back(seq);
+      } else {
+        mended[e.message_id()] = e.payload;
+      }
+    }
+  }
+  ProgramResult r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file",
+                         moved});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("requeued " + std::to_string(mended.size()) + " of " +
+                          std::to_string(entries) + " entries; " +
+                          std::to_string(refused.size()) + " kept in " + moved),
+            std::string::npos)
+      << r.output;
+  auto kept = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), moved);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  std::vector<uint64_t> kept_seqs;
+  for (const publish::DeadLetter& e : *kept) {
+    kept_seqs.push_back(e.seq);
+    EXPECT_EQ(e.payload, Payload("pipelined", e.seq, 8000 + e.seq * 37)) << e.seq;
+  }
+  EXPECT_EQ(kept_seqs, refused);
+  std::map<std::string, int> arrived = ConsumeRequeued(mended);
+  EXPECT_EQ(arrived.size(), mended.size());
+  for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
 }
 
 // Bad input to `edge-agent dead-letters` gets an error that names the problem, and an entry is
