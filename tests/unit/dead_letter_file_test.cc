@@ -186,12 +186,15 @@ TEST(DeadLetterFile, AppendsRacingMoveAsideLandInExactlyOneFile) {
   std::atomic<bool> mover_failed{false};
   std::thread appender([&] {
     for (uint64_t seq = 1; seq <= kEntries; seq++) {
+      // Appending is faster than moving: now and then let a move through, so the two really
+      // overlap for the whole run rather than the appender finishing first. The count is read
+      // before the append: the entry just appended keeps the file non-empty until some move
+      // takes it, so a later move is certain to come. Read after the append, the move that
+      // took it may already be counted, and with the file empty no further move ever comes.
+      const int seen = moves.load();
       Status s = (*dlf)->Append(Entry(seq));
       EXPECT_TRUE(s.ok()) << s.ToString();
-      // Appending is faster than moving: now and then let a move through, so the two really
-      // overlap for the whole run rather than the appender finishing first.
       if (seq % 30 == 0) {
-        const int seen = moves.load();
         while (moves.load() == seen && !mover_failed.load()) std::this_thread::yield();
       }
     }
