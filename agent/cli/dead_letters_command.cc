@@ -236,6 +236,7 @@ int Requeue(const std::vector<std::string>& args) {
   bool stopped = false;  // the agent stopped taking entries: keep the rest as they are
   auto progress = Clock::now();
   auto backoff = std::chrono::milliseconds(100);
+  bool said_waiting = false;  // once per run: an operator sees why it pauses, not every pause
   for (;;) {
     if (!stopped && in_flight.empty() && !full.empty()) {
       // Every answer is in and some said ring_full: wait for room, then send those first.
@@ -246,6 +247,13 @@ int Requeue(const std::vector<std::string>& args) {
                      a.timeout_ms);
         stopped = true;
       } else {
+        if (!said_waiting) {
+          std::printf("the agent's ring is full: waiting up to %d ms for its forwarder to make "
+                      "room (%zu entries to go)\n",
+                      a.timeout_ms, full.size() + to_send.size());
+          std::fflush(stdout);
+          said_waiting = true;
+        }
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         to_send.insert(to_send.begin(), full.begin(), full.end());

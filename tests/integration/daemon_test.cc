@@ -1465,6 +1465,85 @@ TEST_F(DaemonTest, DeadLettersRequeueKeepsExactlyTheRefusedEntriesOfAPipelinedRu
   for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
 }
 
+// With no broker the agent's ring fills and stays full: requeue says it waits, stops after
+// --timeout-ms without progress, and keeps exactly what the ring did not take. Once the broker
+// is reachable, the requeued entries arrive once each, and a second run hands over the rest.
+TEST_F(DaemonTest, DeadLettersRequeueStopsWhenTheRingStaysFullAndKeepsWhatItCouldNotHandOver) {
+  auto closed_port = edge::test::PickFreePort();
+  ASSERT_TRUE(closed_port.ok());
+  const int broker_port = opts_.broker_port;
+  opts_.broker_port = *closed_port;
+  opts_.ring_size = "1MiB";
+  opts_.drain_ms = 1000;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+
+  constexpr uint64_t entries = 150;  // about 2.4 MiB: more than the 1 MiB ring holds
+  const std::string moved = opts_.dead_letter_path() + ".requeue-1";
+  std::map<uint64_t, std::string> payloads;
+  {
+    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
+    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
+    for (uint64_t seq = 1; seq <= entries; seq++) {
+      publish::DeadLetter e;
+      e.agent_id = kAgentId;
+      e.seq = seq;
+      e.route = "main";
+      e.reason = "nacked";
+      e.headers = {{"device", "sensor-" + std::to_string(seq)}};
+      e.payload = Payload("full-ring", seq, (16 << 10) + seq);
+      ASSERT_TRUE((*dlf)->Append(e).ok());
+      payloads[seq] = e.payload;
+    }
+  }
+  ProgramResult r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file",
+                         moved, "--timeout-ms", "1500"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("the agent's ring is full: waiting up to 1500 ms"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("the agent's ring stayed full for 1500 ms; stopping"),
+            std::string::npos)
+      << r.output;
+  auto kept = publish::DeadLetterFile::ReadAll(port::FileSystem::Posix(), moved);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_GT(kept->size(), 0u) << r.output;
+  ASSERT_LT(kept->size(), entries) << "the ring took nothing: " << r.output;
+  std::map<std::string, std::string> kept_ids;
+  for (const publish::DeadLetter& e : *kept) {
+    EXPECT_EQ(e.payload, payloads[e.seq]) << e.seq;
+    EXPECT_TRUE(kept_ids.emplace(e.message_id(), e.payload).second) << e.seq << " kept twice";
+  }
+  std::map<std::string, std::string> requeued;
+  for (const auto& [seq, payload] : payloads) {
+    const std::string id = std::string(kAgentId) + ":" + std::to_string(seq);
+    if (kept_ids.count(id) == 0) requeued[id] = payload;
+  }
+  EXPECT_NE(r.output.find("requeued " + std::to_string(requeued.size()) + " of " +
+                          std::to_string(entries) + " entries; " +
+                          std::to_string(kept->size()) + " kept in " + moved),
+            std::string::npos)
+      << r.output;
+
+  // The broker comes within reach: the ring drains, and only the entries requeued arrive (a
+  // kept one arriving would be named "not a requeued entry"), each once.
+  ASSERT_NO_FATAL_FAILURE(StopDaemon());
+  opts_.broker_port = broker_port;
+  ASSERT_NO_FATAL_FAILURE(StartDaemonConnected());
+  std::map<std::string, int> arrived = ConsumeRequeued(requeued);
+  EXPECT_EQ(arrived.size(), requeued.size());
+  for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
+
+  // `--file MOVED` takes up the rest, as the output advised.
+  r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file", moved});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("requeued " + std::to_string(kept_ids.size()) + " of " +
+                          std::to_string(kept_ids.size()) + " entries; removed " + moved),
+            std::string::npos)
+      << r.output;
+  arrived = ConsumeRequeued(kept_ids);
+  EXPECT_EQ(arrived.size(), kept_ids.size());
+  for (const auto& [from, n] : arrived) EXPECT_EQ(n, 1) << from;
+}
+
 // Bad input to `edge-agent dead-letters` gets an error that names the problem, and an entry is
 // never dropped on the way: with no agent to take them, a moved file keeps every entry.
 TEST_F(DaemonTest, DeadLettersCommandNamesEachProblemAndKeepsEntriesWhenNoAgentAnswers) {
