@@ -496,6 +496,26 @@ class DaemonTest : public ::testing::Test {
     return out;
   }
 
+  // Writes a dead-letter file as `dead-letters requeue` finds one moved aside: seqs 1..n of
+  // this agent, route "main", reason "nacked", each then shaped by `shape`. Appends the
+  // entries written to `written`.
+  static void WriteDeadLetterFile(const std::string& path, uint64_t n,
+                                  const std::function<void(publish::DeadLetter*)>& shape,
+                                  std::vector<publish::DeadLetter>* written) {
+    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), path);
+    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
+    for (uint64_t seq = 1; seq <= n; seq++) {
+      publish::DeadLetter e;
+      e.agent_id = kAgentId;
+      e.seq = seq;
+      e.route = "main";
+      e.reason = "nacked";
+      shape(&e);
+      ASSERT_TRUE((*dlf)->Append(e).ok());
+      written->push_back(std::move(e));
+    }
+  }
+
   // Reads the main queue until a message that names each old message_id in `sent` (its
   // edge-requeued-from header) arrived and then nothing more came for 2 s, or until the bound.
   // Checks each against the entry it names: payload, device header, route. Returns how often
@@ -1425,23 +1445,21 @@ TEST_F(DaemonTest, DeadLettersRequeueKeepsExactlyTheRefusedEntriesOfAPipelinedRu
   const std::string moved = opts_.dead_letter_path() + ".requeue-1";
   std::map<std::string, std::string> mended;  // old message_id -> payload
   std::vector<uint64_t> refused;
-  {
-    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
-    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
-    for (uint64_t seq = 1; seq <= entries; seq++) {
-      publish::DeadLetter e;
-      e.agent_id = kAgentId;
-      e.seq = seq;
-      e.route = seq % 3 == 0 ? "no-such-route" : "main";
-      e.reason = "returned";
-      e.headers = {{"device", "sensor-" + std::to_string(seq)}};
-      e.payload = Payload("pipelined", seq, 8000 + seq * 37);
-      ASSERT_TRUE((*dlf)->Append(e).ok());
-      if (seq % 3 == 0) {
-        refused.push_back(seq);
-      } else {
-        mended[e.message_id()] = e.payload;
-      }
+  std::vector<publish::DeadLetter> written;
+  ASSERT_NO_FATAL_FAILURE(WriteDeadLetterFile(
+      moved, entries,
+      [](publish::DeadLetter* e) {
+        if (e->seq % 3 == 0) e->route = "no-such-route";
+        e->reason = "returned";
+        e->headers = {{"device", "sensor-" + std::to_string(e->seq)}};
+        e->payload = Payload("pipelined", e->seq, 8000 + e->seq * 37);
+      },
+      &written));
+  for (const publish::DeadLetter& e : written) {
+    if (e.route == "main") {
+      mended[e.message_id()] = e.payload;
+    } else {
+      refused.push_back(e.seq);
     }
   }
   ProgramResult r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file",
@@ -1479,22 +1497,16 @@ TEST_F(DaemonTest, DeadLettersRequeueStopsWhenTheRingStaysFullAndKeepsWhatItCoul
 
   constexpr uint64_t entries = 150;  // about 2.4 MiB: more than the 1 MiB ring holds
   const std::string moved = opts_.dead_letter_path() + ".requeue-1";
+  std::vector<publish::DeadLetter> written;
+  ASSERT_NO_FATAL_FAILURE(WriteDeadLetterFile(
+      moved, entries,
+      [](publish::DeadLetter* e) {
+        e->headers = {{"device", "sensor-" + std::to_string(e->seq)}};
+        e->payload = Payload("full-ring", e->seq, (16 << 10) + e->seq);
+      },
+      &written));
   std::map<uint64_t, std::string> payloads;
-  {
-    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
-    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
-    for (uint64_t seq = 1; seq <= entries; seq++) {
-      publish::DeadLetter e;
-      e.agent_id = kAgentId;
-      e.seq = seq;
-      e.route = "main";
-      e.reason = "nacked";
-      e.headers = {{"device", "sensor-" + std::to_string(seq)}};
-      e.payload = Payload("full-ring", seq, (16 << 10) + seq);
-      ASSERT_TRUE((*dlf)->Append(e).ok());
-      payloads[seq] = e.payload;
-    }
-  }
+  for (const publish::DeadLetter& e : written) payloads[e.seq] = e.payload;
   ProgramResult r = Cli({"dead-letters", "requeue", "--config", opts_.config_path(), "--file",
                          moved, "--timeout-ms", "1500"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -1564,19 +1576,10 @@ TEST_F(DaemonTest, DeadLettersCommandNamesEachProblemAndKeepsEntriesWhenNoAgentA
 
   // A file moved aside earlier, and no agent at the intake socket.
   const std::string moved = dir_ + "/dead-letters.jsonl.requeue-1";
-  {
-    auto dlf = publish::DeadLetterFile::Open(port::FileSystem::Posix(), moved);
-    ASSERT_TRUE(dlf.ok()) << dlf.status().ToString();
-    for (uint64_t seq = 1; seq <= 3; seq++) {
-      publish::DeadLetter e;
-      e.agent_id = kAgentId;
-      e.seq = seq;
-      e.route = "main";
-      e.reason = "nacked";
-      e.payload = Payload("kept", seq, 50);
-      ASSERT_TRUE((*dlf)->Append(e).ok());
-    }
-  }
+  std::vector<publish::DeadLetter> written;
+  ASSERT_NO_FATAL_FAILURE(WriteDeadLetterFile(
+      moved, 3, [](publish::DeadLetter* e) { e->payload = Payload("kept", e->seq, 50); },
+      &written));
   r = Cli({"dead-letters", "requeue", "--file", moved, "--socket", dir_ + "/no-agent.sock"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("nothing was requeued, the 3 entries are in " + moved),
